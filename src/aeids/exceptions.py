@@ -1,0 +1,54 @@
+"""Errors and warnings raised by aeids.
+
+Every error aeids raises on purpose derives from :class:`AeidsError`, which is
+also a :class:`ValueError`, so callers can catch either. Recoverable input
+problems are reported with subclasses of :class:`AeidsWarning`.
+"""
+
+
+class AeidsError(ValueError):
+    """Base class of every error aeids raises about input, models or options."""
+
+
+class DataError(AeidsError):
+    """A data file cannot be read or holds values aeids cannot use.
+
+    The message names the file and, where they apply, the column, the line
+    (1-based, as an editor shows it) and the offending value; the same facts
+    are kept as attributes for programs.
+    """
+
+    def __init__(self, message, *, path=None, column=None, line=None, value=None):
+        super().__init__(message)
+        self.path = path
+        self.column = column
+        self.line = line
+        self.value = value
+
+
+class ConfigError(AeidsError):
+    """An option, profile or architecture is invalid for the data at hand."""
+
+
+class ModelFormatError(AeidsError):
+    """A model directory is missing, truncated, edited or otherwise unusable."""
+
+
+class TrainingError(AeidsError):
+    """Training cannot proceed, for example after a non-finite loss."""
+
+
+class NotFittedError(AeidsError, AttributeError):
+    """An estimator was used before ``fit``."""
+
+
+class AeidsWarning(UserWarning):
+    """Base class of the warnings aeids emits for recoverable input."""
+
+
+class DataWarning(AeidsWarning):
+    """Input was repaired or partly ignored; the message says what was done."""
+
+
+class UnseenCategoryWarning(DataWarning):
+    """Categorical values absent from the training data were encoded as zeros."""
