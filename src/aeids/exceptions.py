@@ -5,6 +5,8 @@ also a :class:`ValueError`, so callers can catch either. Recoverable input
 problems are reported with subclasses of :class:`AeidsWarning`.
 """
 
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
 
 class AeidsError(ValueError):
     """Base class of every error aeids raises about input, models or options."""
@@ -38,7 +40,7 @@ class TrainingError(AeidsError):
     """Training cannot proceed, for example after a non-finite loss."""
 
 
-class NotFittedError(AeidsError, AttributeError):
+class NotFittedError(AeidsError, _SklearnNotFittedError):
     """An estimator was used before ``fit``."""
 
 
