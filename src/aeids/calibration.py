@@ -1,0 +1,154 @@
+"""Make reconstruction errors of different autoencoders comparable.
+
+Each class's autoencoder has its own error scale: a class of near-identical
+records is reconstructed almost perfectly, a varied class never is. Before
+the smallest error wins, :class:`ErrorCalibrator` maps every model's error to
+a calibrated score from the distribution of that model's errors on held-out
+rows of its own class.
+
+Methods (lower scores mean a better fit everywhere):
+
+``"zscore"``
+    ``(log(e) - m_k) / s_k`` with ``m_k`` the median and ``s_k`` the scaled
+    median absolute deviation of class k's log validation errors. Both are
+    shrunk towards the values pooled over all classes, with the weight of
+    ``prior_rows`` pseudo-rows, so that a class with a handful of validation
+    rows cannot get an extreme location or scale and swallow other classes.
+``"shift"``
+    ``log(e) - m_k``: the same shrunk location, no scale.
+``"raw"``
+    ``log(e)``: no calibration; the plain argmin of errors.
+
+The same scores drive rejection: a record is ``unknown`` when its best score
+exceeds the winning class's threshold, the ``1 - unknown_rate`` quantile of
+that class's own validation scores.
+"""
+
+import numpy as np
+
+from .exceptions import ConfigError
+
+METHODS = ("zscore", "shift", "raw")
+_EPS = 1e-12
+_MAD_TO_SD = 1.4826
+
+
+class ErrorCalibrator:
+    """Per-class error statistics and the map to comparable scores.
+
+    Parameters
+    ----------
+    method : {"zscore", "shift", "raw"}, default="zscore"
+    prior_rows : float, default=30
+        Weight, in validation rows, of the pooled statistics each class's
+        own statistics are shrunk towards.
+    """
+
+    def __init__(self, method="zscore", prior_rows=30.0):
+        if method not in METHODS:
+            raise ConfigError(
+                f"calibration must be one of {', '.join(METHODS)}; got {method!r}."
+            )
+        self.method = method
+        self.prior_rows = float(prior_rows)
+
+    def fit(self, own_errors):
+        """Learn each class's error statistics.
+
+        Parameters
+        ----------
+        own_errors : list of K 1-D arrays
+            Errors of autoencoder k on validation rows of class k.
+
+        Returns
+        -------
+        self : ErrorCalibrator
+        """
+        logs = [np.log(np.asarray(e, dtype=np.float64) + _EPS) for e in own_errors]
+        counts = np.array([len(v) for v in logs], dtype=np.float64)
+        medians = np.array([np.median(v) if len(v) else np.nan for v in logs])
+        spreads = np.array([_robust_sd(v) for v in logs])
+        pooled_median = np.nanmedian(medians)
+        pooled_spread = np.nanmedian(spreads)
+        weight = counts / (counts + self.prior_rows)
+        self.location_ = _shrink(medians, pooled_median, weight)
+        self.scale_ = np.maximum(_shrink(spreads, pooled_spread, weight), 1e-3)
+        self.counts_ = counts.astype(int)
+        self.validation_scores_ = [
+            self.transform_column(v, k, logged=True) for k, v in enumerate(logs)
+        ]
+        return self
+
+    def transform(self, errors):
+        """Map raw errors of shape (n, K) to calibrated scores (lower fits better)."""
+        logs = np.log(np.asarray(errors, dtype=np.float64) + _EPS)
+        if self.method == "raw":
+            return logs
+        if self.method == "shift":
+            return logs - self.location_
+        return (logs - self.location_) / self.scale_
+
+    def transform_column(self, errors, k, logged=False):
+        """Calibrated scores of one model's errors."""
+        logs = errors if logged else np.log(np.asarray(errors) + _EPS)
+        if self.method == "raw":
+            return logs
+        if self.method == "shift":
+            return logs - self.location_[k]
+        return (logs - self.location_[k]) / self.scale_[k]
+
+    def thresholds(self, rate):
+        """Per-class rejection thresholds for a target false-rejection rate.
+
+        Parameters
+        ----------
+        rate : float in (0, 1)
+            Share of each class's own validation rows to reject.
+
+        Returns
+        -------
+        ndarray of shape (K,)
+            ``inf`` for a class without validation rows.
+        """
+        return np.array([
+            np.quantile(s, 1 - rate, method="higher") if len(s) else np.inf
+            for s in self.validation_scores_
+        ])
+
+    def to_state(self):
+        """Return the learned state as a JSON-serialisable dict."""
+        return {
+            "method": self.method,
+            "prior_rows": self.prior_rows,
+            "location": self.location_.tolist(),
+            "scale": self.scale_.tolist(),
+            "counts": self.counts_.tolist(),
+            "validation_scores": [s.tolist() for s in self.validation_scores_],
+        }
+
+    @classmethod
+    def from_state(cls, state):
+        """Rebuild a fitted calibrator from :meth:`to_state` output."""
+        calibrator = cls(state["method"], state["prior_rows"])
+        calibrator.location_ = np.asarray(state["location"], dtype=np.float64)
+        calibrator.scale_ = np.asarray(state["scale"], dtype=np.float64)
+        calibrator.counts_ = np.asarray(state["counts"], dtype=int)
+        calibrator.validation_scores_ = [
+            np.asarray(s, dtype=np.float64) for s in state["validation_scores"]
+        ]
+        n = len(calibrator.location_)
+        if not (len(calibrator.scale_) == len(calibrator.counts_) == n
+                == len(calibrator.validation_scores_)):
+            raise ValueError("calibration arrays differ in length")
+        return calibrator
+
+
+def _robust_sd(values):
+    if len(values) < 2:
+        return np.nan
+    return _MAD_TO_SD * np.median(np.abs(values - np.median(values)))
+
+
+def _shrink(own, pooled, weight):
+    own = np.where(np.isfinite(own), own, pooled)
+    return weight * own + (1 - weight) * pooled

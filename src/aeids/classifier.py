@@ -1,0 +1,357 @@
+"""Classify records with one autoencoder per class."""
+
+import logging
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from .calibration import ErrorCalibrator
+from .exceptions import ConfigError, DataError, DataWarning
+from .network import AutoencoderStack, resolve_layers
+from .training import TrainingConfig, train_stack, validation_losses
+
+logger = logging.getLogger(__name__)
+
+SCORE_CHUNK = 8192
+
+
+class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
+    """One autoencoder per class; a record goes to the class that fits it best.
+
+    Each class gets its own, independently initialised autoencoder, trained
+    only on that class's rows with early stopping on a held-out share of them.
+    Errors are made comparable across classes with the distribution of each
+    model's errors on its own held-out rows (see :mod:`aeids.calibration`),
+    and the class with the lowest calibrated error wins. With
+    ``unknown_rate`` set, a record whose best calibrated error lies beyond
+    that class's threshold is labelled ``unknown_label`` instead.
+
+    Parameters
+    ----------
+    hidden_layers : "auto", "notebook" or list of int, default="auto"
+        Encoder widths ending with the bottleneck; the decoder mirrors them.
+        ``"auto"`` derives them from the feature count;
+        ``"notebook"`` is the research notebook's funnel, halving down to 5.
+    activation : str or None, default=None
+        Hidden activation (``"relu"``, ``"tanh"``, ...). ``None`` takes
+        ``"tanh"`` for the notebook preset and ``"relu"`` otherwise.
+    max_epochs : int, default=60
+        Upper bound on training epochs.
+    batch_size : int, default=256
+        Rows per class per step.
+    learning_rate : float, default=1e-3
+        Adam's step size.
+    patience : int, default=5
+        Epochs without validation improvement before a class stops.
+    stop_loss : float or None, default=None
+        Also stop a class once its training loss falls below this value
+        (the research notebook's rule).
+    validation_fraction : float, default=0.2
+        Share of each class's rows held out for early stopping and
+        calibration.
+    calibration : {"zscore", "shift", "raw"}, default="zscore"
+        How errors are made comparable across classes.
+    unknown_rate : float or None, default=None
+        Target share of each class's own rows rejected as unknown; ``None``
+        never rejects.
+    unknown_label : str, default="unknown"
+        Label predicted for rejected records.
+    margin_weight : float, default=0.0
+        Weight of a hinge that fine-tunes each autoencoder to reconstruct
+        other classes' rows with an error above ``margin_factor`` times its
+        own median validation error; 0 disables it.
+    margin_factor : float, default=2.0
+    margin_epochs : int, default=10
+        Epochs of that fine-tuning.
+    oversample : {None, "smote"}, default=None
+        Oversample rare classes in the training rows (never the held-out rows)
+        with SMOTE.
+    random_state : int, default=0
+        Seed of the splits, shuffles and initial weights.
+    device : str, default="cpu"
+        Torch device for training and scoring.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    hidden_layers_ : list of int
+    network_ : AutoencoderStack
+    calibrator_ : ErrorCalibrator
+    thresholds_ : ndarray of shape (n_classes,)
+        Rejection thresholds on calibrated error (``inf`` when not rejecting).
+    history_ : dict
+        Per-epoch training and validation loss of every class.
+    """
+
+    def __init__(self, hidden_layers="auto", activation=None, max_epochs=60,
+                 batch_size=256, learning_rate=1e-3, patience=5, stop_loss=None,
+                 validation_fraction=0.2, calibration="zscore", unknown_rate=None,
+                 unknown_label="unknown", margin_weight=0.0, margin_factor=2.0,
+                 margin_epochs=10, oversample=None, random_state=0, device="cpu"):
+        self.hidden_layers = hidden_layers
+        self.activation = activation
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.patience = patience
+        self.stop_loss = stop_loss
+        self.validation_fraction = validation_fraction
+        self.calibration = calibration
+        self.unknown_rate = unknown_rate
+        self.unknown_label = unknown_label
+        self.margin_weight = margin_weight
+        self.margin_factor = margin_factor
+        self.margin_epochs = margin_epochs
+        self.oversample = oversample
+        self.random_state = random_state
+        self.device = device
+
+    def fit(self, X, y, epoch_callback=None):
+        """Train one autoencoder per class and calibrate their errors.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Encoded, scaled records (see :class:`~aeids.FeatureEncoder`).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        epoch_callback : callable or None
+            Called as ``epoch_callback(epoch, history)`` after every epoch.
+
+        Returns
+        -------
+        self : AutoencoderClassifier
+        """
+        X, y = self._validate_fit(X, y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        n_classes = len(self.classes_)
+        train_idx, val_idx = self._split(codes)
+        X_train, codes_train = self._oversample(X[train_idx], codes[train_idx])
+        data = np.concatenate([X_train, X[val_idx]]).astype(np.float32)
+        tensor = torch.from_numpy(data).to(self.device)
+        n_train = len(X_train)
+        train_rows = [np.flatnonzero(codes_train == k) for k in range(n_classes)]
+        val_rows = [n_train + np.flatnonzero(codes[val_idx] == k)
+                    for k in range(n_classes)]
+
+        self.hidden_layers_ = resolve_layers(self.hidden_layers, self.n_features_in_)
+        self.activation_ = self.activation or (
+            "tanh" if self.hidden_layers == "notebook" else "relu"
+        )
+        seeds = np.random.SeedSequence(self.random_state).generate_state(n_classes)
+        self.network_ = AutoencoderStack(
+            n_classes, self.n_features_in_, self.hidden_layers_,
+            self.activation_, seeds=seeds.tolist(),
+        ).to(self.device)
+        config = self._training_config()
+        self.history_ = train_stack(self.network_, tensor, train_rows, val_rows,
+                                    config, callback=epoch_callback)
+        if self.margin_weight > 0:
+            self._fine_tune(tensor, train_rows, val_rows, config, epoch_callback)
+
+        own = [self._member_errors(tensor, rows, k) for k, rows in enumerate(val_rows)]
+        self.calibrator_ = ErrorCalibrator(self.calibration).fit(own)
+        self.thresholds_ = self._thresholds()
+        self.network_.eval()
+        return self
+
+    def reconstruction_errors(self, X):
+        """Mean squared reconstruction error of every record under every model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Higher means a worse fit.
+        """
+        check_is_fitted(self)
+        X = self._validate_predict(X)
+        out = np.empty((len(X), len(self.classes_)), dtype=np.float64)
+        with torch.inference_mode():
+            for start in range(0, len(X), SCORE_CHUNK):
+                batch = torch.from_numpy(X[start:start + SCORE_CHUNK]).to(self.device)
+                out[start:start + len(batch)] = self.network_.errors(batch).cpu()
+        return out
+
+    def calibrated_errors(self, X):
+        """Errors made comparable across classes; lower means a better fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return self.calibrator_.transform(self.reconstruction_errors(X))
+
+    def predict(self, X):
+        """Predict the class of each record, or ``unknown_label`` if rejected.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.predict_from_scores(self.calibrated_errors(X))
+
+    def predict_from_scores(self, scores):
+        """Turn a matrix of calibrated errors into predicted labels."""
+        best = np.argmin(scores, axis=1)
+        labels = self.classes_[best]
+        rejected = scores[np.arange(len(best)), best] > self.thresholds_[best]
+        if rejected.any():
+            labels = labels.astype(object)
+            labels[rejected] = self.unknown_label
+        return labels
+
+    def predict_proba(self, X):
+        """Class membership scores from calibrated errors.
+
+        A softmax of the negated calibrated errors: rows sum to 1 and the
+        largest entry is the predicted class (before rejection). They rank
+        classes; they are not calibrated probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = -self.calibrated_errors(X)
+        scores -= scores.max(axis=1, keepdims=True)
+        weights = np.exp(scores)
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    def _validate_fit(self, X, y):
+        X = check_array(X, dtype=np.float32, ensure_min_samples=2)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise DataError(
+                f"y must be 1-D with one label per row of X ({len(X)} rows); "
+                f"got shape {y.shape}."
+            )
+        check_classification_targets(y)
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(
+                f"validation_fraction must lie in (0, 1); "
+                f"got {self.validation_fraction}."
+            )
+        labels, counts = np.unique(y, return_counts=True)
+        if len(labels) < 2:
+            raise DataError(
+                f"Training needs at least 2 classes; the labels hold only "
+                f"{labels.tolist()}."
+            )
+        small = [f"{label!r} ({count})" for label, count in zip(labels, counts)
+                 if count < 2]
+        if small:
+            raise DataError(
+                f"Each class needs at least 2 training rows (one to train on, one "
+                f"to calibrate on); too few: {', '.join(small)}. Drop these classes "
+                f"or add rows."
+            )
+        self.n_features_in_ = X.shape[1]
+        return X, y
+
+    def _validate_predict(self, X):
+        X = check_array(X, dtype=np.float32)
+        if X.shape[1] != self.n_features_in_:
+            raise DataError(
+                f"X has {X.shape[1]} features, but this model was trained on "
+                f"{self.n_features_in_}."
+            )
+        return np.ascontiguousarray(X)
+
+    def _split(self, codes):
+        index = np.arange(len(codes))
+        counts = np.bincount(codes)
+        n_val = max(int(round(self.validation_fraction * len(codes))), len(counts))
+        if len(codes) - n_val < len(counts):
+            raise DataError(
+                f"{len(codes)} rows are too few to hold out validation rows of "
+                f"{len(counts)} classes; add rows or lower validation_fraction."
+            )
+        return train_test_split(index, test_size=n_val, stratify=codes,
+                                random_state=self.random_state)
+
+    def _oversample(self, X, codes):
+        if self.oversample is None:
+            return X, codes
+        if self.oversample != "smote":
+            raise ConfigError(
+                f"oversample must be None or 'smote'; got {self.oversample!r}."
+            )
+        from .sampling import smote
+
+        return smote(X, codes, self.classes_, random_state=self.random_state)
+
+    def _training_config(self):
+        return TrainingConfig(
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            patience=self.patience,
+            stop_loss=self.stop_loss,
+            random_state=self.random_state,
+        )
+
+    def _fine_tune(self, tensor, train_rows, val_rows, config, callback):
+        own = validation_losses(self.network_, tensor, val_rows)
+        medians = np.array([
+            np.median(self._member_errors(tensor, rows, k)) if len(rows) else own[k]
+            for k, rows in enumerate(val_rows)
+        ])
+        config.margin_weight = self.margin_weight
+        config.max_epochs = self.margin_epochs
+        config.random_state = self.random_state + 1
+        tuned = train_stack(self.network_, tensor, train_rows, val_rows, config,
+                            margins=self.margin_factor * medians, callback=callback)
+        for key in ("train_loss", "val_loss"):
+            self.history_[key].extend(tuned[key])
+
+    @torch.inference_mode()
+    def _member_errors(self, tensor, rows, k):
+        if len(rows) == 0:
+            return np.empty(0)
+        x = tensor[torch.from_numpy(rows)]
+        return self.network_.member_errors(x, k).cpu().numpy().astype(np.float64)
+
+    def _thresholds(self):
+        n_classes = len(self.classes_)
+        if self.unknown_rate is None:
+            return np.full(n_classes, np.inf)
+        if not 0 < self.unknown_rate < 1:
+            raise ConfigError(
+                f"unknown_rate must lie in (0, 1) or be None; got {self.unknown_rate}."
+            )
+        thresholds = self.calibrator_.thresholds(self.unknown_rate)
+        few = [str(c) for c, n in zip(self.classes_, self.calibrator_.counts_)
+               if n * self.unknown_rate < 1]
+        if few:
+            warnings.warn(
+                f"Classes {', '.join(few)} have too few validation rows to "
+                f"estimate a rejection rate of {self.unknown_rate}; their "
+                f"thresholds sit at their largest validation error.",
+                DataWarning,
+                stacklevel=3,
+            )
+        return thresholds
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "calibrator_")
