@@ -54,7 +54,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.2
         Share of each class's rows held out for early stopping and
         calibration.
-    calibration : {"zscore", "shift", "raw"}, default="zscore"
+    calibration : {"fitted", "zscore", "shift", "raw"}, default="fitted"
         How errors are made comparable across classes.
     unknown_rate : float or None, default=None
         Target share of each class's own rows rejected as unknown; ``None``
@@ -91,7 +91,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_layers="auto", activation=None, max_epochs=60,
                  batch_size=256, learning_rate=1e-3, patience=5, stop_loss=None,
-                 validation_fraction=0.2, calibration="zscore", unknown_rate=None,
+                 validation_fraction=0.2, calibration="fitted", unknown_rate=None,
                  unknown_label="unknown", margin_weight=0.0, margin_factor=2.0,
                  margin_epochs=10, oversample=None, random_state=0, device="cpu"):
         self.hidden_layers = hidden_layers
@@ -156,7 +156,12 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
             self._fine_tune(tensor, train_rows, val_rows, config, epoch_callback)
 
         own = [self._member_errors(tensor, rows, k) for k, rows in enumerate(val_rows)]
-        self.calibrator_ = ErrorCalibrator(self.calibration).fit(own)
+        val_all = np.concatenate(val_rows)
+        val_errors = self._all_errors(tensor[torch.from_numpy(val_all)])
+        val_codes = np.concatenate([np.full(len(r), k) for k, r in enumerate(val_rows)])
+        self.calibrator_ = ErrorCalibrator(self.calibration).fit(
+            own, val_errors, val_codes
+        )
         self.thresholds_ = self._thresholds()
         self.network_.eval()
         return self
@@ -175,11 +180,14 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_predict(X)
-        out = np.empty((len(X), len(self.classes_)), dtype=np.float64)
-        with torch.inference_mode():
-            for start in range(0, len(X), SCORE_CHUNK):
-                batch = torch.from_numpy(X[start:start + SCORE_CHUNK]).to(self.device)
-                out[start:start + len(batch)] = self.network_.errors(batch).cpu()
+        return self._all_errors(torch.from_numpy(X).to(self.device))
+
+    @torch.inference_mode()
+    def _all_errors(self, tensor):
+        out = np.empty((len(tensor), self.network_.n_models), dtype=np.float64)
+        for start in range(0, len(tensor), SCORE_CHUNK):
+            batch = tensor[start:start + SCORE_CHUNK]
+            out[start:start + len(batch)] = self.network_.errors(batch).cpu()
         return out
 
     def calibrated_errors(self, X):
