@@ -361,5 +361,46 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
             )
         return thresholds
 
+    _model_kind = "classifier"
+
+    def _to_state(self):
+        """Learned state as (JSON-able dict, dict of tensors), for persistence."""
+        check_is_fitted(self)
+        config = {
+            "params": self.get_params(),
+            "classes": self.classes_.tolist(),
+            "n_features_in": int(self.n_features_in_),
+            "hidden_layers": list(self.hidden_layers_),
+            "activation": self.activation_,
+            "thresholds": [None if not np.isfinite(t) else float(t)
+                           for t in self.thresholds_],
+            "calibration": self.calibrator_.to_state(),
+            "history": self.history_,
+        }
+        return config, dict(self.network_.state_dict())
+
+    @classmethod
+    def _from_state(cls, config, tensors):
+        """Rebuild a fitted classifier from :meth:`_to_state` output."""
+        estimator = cls(**config["params"])
+        estimator.classes_ = np.asarray(config["classes"])
+        estimator.n_features_in_ = int(config["n_features_in"])
+        estimator.hidden_layers_ = [int(w) for w in config["hidden_layers"]]
+        estimator.activation_ = str(config["activation"])
+        estimator.thresholds_ = np.array(
+            [np.inf if t is None else float(t) for t in config["thresholds"]]
+        )
+        estimator.calibrator_ = ErrorCalibrator.from_state(config["calibration"])
+        estimator.history_ = config["history"]
+        n_classes = len(estimator.classes_)
+        if not (len(estimator.thresholds_) == n_classes
+                == len(estimator.calibrator_.location_)):
+            raise ValueError("classes, thresholds and calibration differ in length")
+        network = AutoencoderStack(n_classes, estimator.n_features_in_,
+                                   estimator.hidden_layers_, estimator.activation_)
+        network.load_state_dict(tensors, strict=True)
+        estimator.network_ = network.to(estimator.device).eval()
+        return estimator
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "calibrator_")
