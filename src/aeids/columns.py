@@ -79,7 +79,7 @@ def _parse_slowly(trimmed, blank):
     lowered = trimmed.str.lower()
     named = lowered.isin(_NONFINITE).to_numpy()
     values = pd.to_numeric(trimmed.where(~(blank | named)), errors="coerce")
-    values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = np.array(values.to_numpy(dtype=np.float64, na_value=np.nan))
     hex_cells = np.isnan(values) & trimmed.str.fullmatch(_HEX).to_numpy(dtype=bool)
     if hex_cells.any():
         values[hex_cells] = [float(int(cell, 16)) for cell in trimmed[hex_cells]]

@@ -107,17 +107,51 @@ class Profile:
         return out
 
 
-_NSL_KDD_NAMES = (
-    "duration protocol_type service flag src_bytes dst_bytes land wrong_fragment "
-    "urgent hot num_failed_logins logged_in num_compromised root_shell "
-    "su_attempted num_root num_file_creations num_shells num_access_files "
-    "num_outbound_cmds is_host_login is_guest_login count srv_count serror_rate "
-    "srv_serror_rate rerror_rate srv_rerror_rate same_srv_rate diff_srv_rate "
-    "srv_diff_host_rate dst_host_count dst_host_srv_count dst_host_same_srv_rate "
-    "dst_host_diff_srv_rate dst_host_same_src_port_rate "
-    "dst_host_srv_diff_host_rate dst_host_serror_rate dst_host_srv_serror_rate "
-    "dst_host_rerror_rate dst_host_srv_rerror_rate label difficulty"
-).split()
+_NSL_KDD_NAMES = [
+    "duration",
+    "protocol_type",
+    "service",
+    "flag",
+    "src_bytes",
+    "dst_bytes",
+    "land",
+    "wrong_fragment",
+    "urgent",
+    "hot",
+    "num_failed_logins",
+    "logged_in",
+    "num_compromised",
+    "root_shell",
+    "su_attempted",
+    "num_root",
+    "num_file_creations",
+    "num_shells",
+    "num_access_files",
+    "num_outbound_cmds",
+    "is_host_login",
+    "is_guest_login",
+    "count",
+    "srv_count",
+    "serror_rate",
+    "srv_serror_rate",
+    "rerror_rate",
+    "srv_rerror_rate",
+    "same_srv_rate",
+    "diff_srv_rate",
+    "srv_diff_host_rate",
+    "dst_host_count",
+    "dst_host_srv_count",
+    "dst_host_same_srv_rate",
+    "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate",
+    "dst_host_srv_diff_host_rate",
+    "dst_host_serror_rate",
+    "dst_host_srv_serror_rate",
+    "dst_host_rerror_rate",
+    "dst_host_srv_rerror_rate",
+    "label",
+    "difficulty",
+]
 
 _NSL_KDD_GROUPS = {
     "DoS": "back land neptune pod smurf teardrop apache2 mailbomb processtable "
@@ -131,12 +165,33 @@ _NSL_KDD_MAP = {"normal": "normal"} | {
     attack: group for group, text in _NSL_KDD_GROUPS.items() for attack in text.split()
 }
 
-_EDGE_DROP = (
-    "frame.time ip.src_host ip.dst_host arp.src.proto_ipv4 arp.dst.proto_ipv4 "
-    "http.file_data http.request.full_uri icmp.transmit_timestamp "
-    "http.request.uri.query tcp.options tcp.payload tcp.srcport tcp.dstport "
-    "udp.port mqtt.msg"
-).split()
+_EDGE_DROP = [
+    "frame.time",
+    "ip.src_host",
+    "ip.dst_host",
+    "arp.src.proto_ipv4",
+    "arp.dst.proto_ipv4",
+    "http.file_data",
+    "http.request.full_uri",
+    "icmp.transmit_timestamp",
+    "http.request.uri.query",
+    "tcp.options",
+    "tcp.payload",
+    "tcp.srcport",
+    "tcp.dstport",
+    "udp.port",
+    "mqtt.msg",
+]
+
+_EDGE_CATEGORICAL = [
+    "http.request.method",
+    "http.referer",
+    "http.request.version",
+    "dns.qry.name",
+    "mqtt.conack.flags",
+    "mqtt.protoname",
+    "mqtt.topic",
+]
 
 _NSL_KDD_COMMON = dict(
     label="label",
@@ -164,6 +219,7 @@ PROFILES = MappingProxyType(
             label="Attack_type",
             binary_label="Attack_label",
             drop=tuple(_EDGE_DROP),
+            categorical=tuple(_EDGE_CATEGORICAL),
             label_map={"OS_Fingerprinting": "Fingerprinting"},
             normal="Normal",
             bad_cells="missing",
@@ -230,7 +286,7 @@ def load_profile(path):
 
 _KINDS = {
     "name": str,
-    "label": (str, type(None)),
+    "label": str,
     "binary_label": str,
     "drop": list,
     "names": list,
@@ -280,5 +336,5 @@ def _check_strings(values, key, path):
 
 def _kind_name(kind):
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {"str": "string", "list": "array", "dict": "table", "NoneType": "none"}
+    names = {"str": "string", "list": "array", "dict": "table"}
     return " or ".join(names[item.__name__] for item in kinds)

@@ -150,7 +150,8 @@ class Source:
         if len(lines) and lines[0] == 1:
             frame.iloc[0, 0] = frame.iloc[0, 0].lstrip("\ufeff")
         self._check_ragged()
-        yield frame, lines - self._first_data_line, lines
+        if len(frame):
+            yield frame, lines - self._first_data_line, lines
 
     def _take_lines(self, count):
         skipped = np.array([line for line, _ in self.skipped], dtype=np.int64)
@@ -184,8 +185,10 @@ class Source:
         if offset is None:
             return "utf8"
         with pa.input_stream(self.path, compression=compression) as stream:
-            fallback = "cp1252" if _first_bad_byte(stream, b"", "cp1252") is None else (
-                "latin-1"
+            fallback = (
+                "cp1252"
+                if _first_bad_byte(stream, b"", "cp1252") is None
+                else ("latin-1")
             )
         warnings.warn(
             f"{self.path} is not valid UTF-8 (first bad byte at offset {offset}); "
@@ -216,7 +219,7 @@ class Source:
             stripped = [cell.strip().lstrip("\ufeff").strip() for cell in first]
             has_header = stripped == names if names else not _has_number(first)
         if names is None:
-            names = first if has_header else [f"column_{i + 1}" for i in range(len(first))]
+            names = first if has_header else _numbered(len(first))
         elif len(names) != len(first):
             raise DataError(
                 f"{self.path}, line 1: found {len(first)} fields where the expected "
@@ -226,7 +229,7 @@ class Source:
                 line=1,
             )
         if not has_header:
-            logger.info("%s has no header line; using %d given names", self.path, len(names))
+            logger.info("%s has no header line", self.path)
         return self._check_names(names), has_header
 
     def _check_names(self, names):
@@ -246,6 +249,10 @@ class Source:
                 name = renamed
             out.append(name)
         return out
+
+
+def _numbered(count):
+    return [f"column_{i + 1}" for i in range(count)]
 
 
 def _unique(name, taken):
