@@ -279,6 +279,7 @@ class _Loader:
         self.categorical = tuple(
             self.profile.categorical if categorical is None else categorical
         )
+        self.categorical_given = categorical is not None
         self.names = names if names is not None else self.profile.names
         self.bad_cells = bad_cells or self.profile.bad_cells
         if self.bad_cells not in ("error", "missing"):
@@ -429,7 +430,7 @@ class _Loader:
 
     def _infer_kinds(self, frame, summary):
         absent = [name for name in self.categorical if name not in frame.columns]
-        if absent:
+        if absent and self.categorical_given:
             _warn(f"{self.path} lacks the categorical columns {absent}.")
         kinds = {}
         for name in frame.columns:
@@ -457,9 +458,9 @@ class _Loader:
             first = int(np.flatnonzero(cells.bad)[0])
             value = text.iloc[first]
             raise DataError(
-                f"{where.at(first)}, column {name!r}: cannot read {value!r} as a "
-                f"number ({bad} such cells in this column); fix the file or pass "
-                "bad_cells='missing' to treat them as missing.",
+                f"{self.path}, column {name!r}, {where.place(first)}: cannot read "
+                f"{value!r} as a number ({bad} such cells in this column); fix "
+                "the file or pass bad_cells='missing' to treat them as missing.",
                 path=self.path,
                 column=name,
                 line=where.line(first),
