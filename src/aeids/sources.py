@@ -14,6 +14,7 @@ file is checked as UTF-8, and a file that is not valid UTF-8 is read as cp1252
 
 import codecs
 import csv
+import gzip
 import io
 import logging
 import warnings
@@ -71,7 +72,14 @@ class Source:
                 yield from self._csv(chunk_rows, "gzip" if kind == "gzip" else None)
         except AeidsError:
             raise
-        except (pa.ArrowException, OSError, UnicodeError, csv.Error, ValueError) as exc:
+        except (
+            pa.ArrowException,
+            OSError,
+            EOFError,
+            UnicodeError,
+            csv.Error,
+            ValueError,
+        ) as exc:
             raise DataError(
                 f"{self.path} cannot be read as a CSV or Parquet table: {exc}",
                 path=self.path,
@@ -128,18 +136,19 @@ class Source:
                 quoted_strings_can_be_null=False,
             ),
         )
-        pending, size = [], 0
+        pending = []
+        size = chunk_rows and chunk_rows + self.has_header
         for batch in reader:
             pending.append(batch)
-            size += batch.num_rows
-            if chunk_rows and size >= chunk_rows:
-                yield from self._emit(pending)
-                pending, size = [], 0
-        yield from self._emit(pending)
+            table = pa.Table.from_batches(pending)
+            while size and table.num_rows >= size:
+                yield from self._emit(table.slice(0, size))
+                table, size = table.slice(size), chunk_rows
+            pending = table.to_batches()
+        yield from self._emit(pa.Table.from_batches(pending, schema=reader.schema))
 
-    def _emit(self, batches):
-        table = pa.Table.from_batches(batches) if batches else None
-        if table is None or table.num_rows == 0:
+    def _emit(self, table):
+        if table.num_rows == 0:
             self._check_ragged()
             return
         frame = table.to_pandas()
@@ -177,14 +186,14 @@ class Source:
         )
 
     def _encoding(self, compression):
-        with pa.input_stream(self.path, compression=compression) as stream:
+        with _raw_stream(self.path, compression) as stream:
             head = stream.read(4)
             if head.startswith((b"\xff\xfe", b"\xfe\xff")):
                 return "utf-16"
             offset = _first_bad_byte(stream, head, "utf-8")
         if offset is None:
             return "utf8"
-        with pa.input_stream(self.path, compression=compression) as stream:
+        with _raw_stream(self.path, compression) as stream:
             fallback = (
                 "cp1252"
                 if _first_bad_byte(stream, b"", "cp1252") is None
@@ -249,6 +258,11 @@ class Source:
                 name = renamed
             out.append(name)
         return out
+
+
+def _raw_stream(path, compression):
+    # Python's gzip reader, unlike Arrow's, refuses a truncated file.
+    return gzip.open(path, "rb") if compression else open(path, "rb")
 
 
 def _numbered(count):
