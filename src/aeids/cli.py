@@ -1,0 +1,378 @@
+"""The ``aeids`` command line: train, evaluate, predict and demo.
+
+Exit status: 0 on success, 1 on an input or model error (one sentence on
+standard error, no traceback), 2 on a usage error.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import uuid
+import warnings
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from . import __version__
+from .exceptions import AeidsError
+from .persistence import load_model, save_model
+from .pipeline import (
+    evaluate_model,
+    loading_options,
+    predict_file,
+    read_table,
+    train_model,
+)
+from .report import format_report
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+TRAIN_EXAMPLE = """example:
+  aeids train UNSW_NB15_82k.csv.gz --profile unsw-nb15 --model unsw-model \\
+      --test-size 0.3 --seed 0 --json unsw-report.json
+  aeids train flows.csv --label Label --drop "Flow ID" --model flows-model
+  aeids train flows.csv --label Label --mode detect --normal BENIGN --model det
+"""
+EVALUATE_EXAMPLE = """example:
+  aeids evaluate unsw-model UNSW_NB15_82k.csv.gz --json report.json
+"""
+PREDICT_EXAMPLE = """example:
+  aeids predict unsw-model new-flows.csv --out predictions.csv
+"""
+DEMO_EXAMPLE = """example:
+  aeids demo
+  aeids demo --model demo-model --json demo-report.json
+"""
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
+    _configure_logging(args.verbose, args.quiet)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _warning_printer(console)
+        try:
+            args.run(args, console)
+        except AeidsError as exc:
+            return _fail(str(exc))
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            return _fail(f"{exc.filename or ''}: {exc.strerror}.")
+        except KeyboardInterrupt:
+            return _fail("interrupted; nothing was written.")
+    return EXIT_OK
+
+
+def _fail(message):
+    errors = Console(stderr=True, soft_wrap=True)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    return EXIT_ERROR
+
+
+def build_parser():
+    """Return the argument parser of the ``aeids`` command."""
+    parser = argparse.ArgumentParser(
+        prog="aeids",
+        description="Detect and classify network attacks with autoencoders.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="COMMAND")
+
+    train = _command(commands, "train", "train a model on a labelled file",
+                     TRAIN_EXAMPLE, _run_train)
+    train.add_argument("data", help="CSV (plain or gzip) or Parquet file")
+    train.add_argument("--model", required=True, metavar="DIR",
+                       help="model directory to write")
+    _add_loading_options(train)
+    _add_training_options(train)
+    train.add_argument("--json", metavar="FILE",
+                       help="write the test report as JSON")
+
+    evaluate = _command(commands, "evaluate", "evaluate a model on a labelled file",
+                        EVALUATE_EXAMPLE, _run_evaluate)
+    evaluate.add_argument("model", metavar="DIR", help="model directory")
+    evaluate.add_argument("data", help="labelled CSV or Parquet file")
+    evaluate.add_argument("--json", metavar="FILE", help="write the report as JSON")
+
+    predict = _command(commands, "predict", "score records of a file",
+                       PREDICT_EXAMPLE, _run_predict)
+    predict.add_argument("model", metavar="DIR", help="model directory")
+    predict.add_argument("data", help="CSV or Parquet file to score")
+    predict.add_argument("--out", required=True, metavar="FILE",
+                         help="output CSV, or Parquet if it ends in .parquet")
+    predict.add_argument("--chunk-rows", type=_positive_int, default=200_000,
+                         metavar="N", help="records read per chunk")
+
+    demo = _command(commands, "demo",
+                    "train and evaluate on the embedded NSL-KDD 20%% file",
+                    DEMO_EXAMPLE, _run_demo)
+    demo.add_argument("--model", metavar="DIR",
+                      help="keep the trained model here (default: discarded)")
+    demo.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    demo.add_argument("--seed", type=int, default=0, help="random seed")
+    return parser
+
+
+def _command(commands, name, summary, example, run):
+    sub = commands.add_parser(
+        name, help=summary, description=summary, epilog=example,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.set_defaults(run=run)
+    noise = sub.add_mutually_exclusive_group()
+    noise.add_argument("-q", "--quiet", action="store_true",
+                       help="print errors only")
+    noise.add_argument("-v", "--verbose", action="count", default=0,
+                       help="print more detail (repeat for debug output)")
+    return sub
+
+
+def _add_loading_options(parser):
+    group = parser.add_argument_group("reading the file")
+    group.add_argument("--profile", metavar="NAME|FILE.toml",
+                       help="dataset profile: edge-iiotset, nsl-kdd, nsl-kdd-fine, "
+                            "unsw-nb15, cic-ids2017, or a TOML file")
+    group.add_argument("--label", metavar="COLUMN", help="label column")
+    group.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
+                       help="more columns to drop (identifiers, payloads)")
+    group.add_argument("--categorical", nargs="+", metavar="COLUMN",
+                       help="text columns to one-hot encode")
+    group.add_argument("--bad-cells", choices=("error", "missing"),
+                       help="text in numeric columns: stop, or treat as missing")
+    group.add_argument("--drop-duplicates", action="store_true",
+                       help="drop exact duplicate records before the split")
+
+
+def _add_training_options(parser):
+    group = parser.add_argument_group("training")
+    group.add_argument("--mode", choices=("classify", "detect"), default="classify",
+                       help="one autoencoder per class, or one on normal traffic")
+    group.add_argument("--normal", metavar="LABEL",
+                       help="the normal class (detect mode; default: the profile's)")
+    group.add_argument("--target-fpr", type=float, metavar="RATE",
+                       help="detect mode: false-positive rate for the threshold")
+    group.add_argument("--test-size", type=float, default=0.3, metavar="SHARE",
+                       help="share of rows held out for the report (0: none)")
+    group.add_argument("--seed", type=int, default=0, help="random seed")
+    group.add_argument("--scaler", default="minmax",
+                       choices=("minmax", "standard", "quantile", "row-max", "none"))
+    group.add_argument("--no-log-transform", action="store_true",
+                       help="do not log-compress heavy-tailed counts")
+    group.add_argument("--hidden-layers", default="auto", metavar="auto|notebook|W,W",
+                       help="encoder widths ending with the bottleneck")
+    group.add_argument("--activation", help="relu, tanh, elu, ...")
+    group.add_argument("--epochs", type=_positive_int, metavar="N",
+                       help="most training epochs")
+    group.add_argument("--batch-size", type=_positive_int, metavar="N")
+    group.add_argument("--patience", type=_positive_int, metavar="N",
+                       help="epochs without improvement before a class stops")
+    group.add_argument("--stop-loss", type=float, metavar="LOSS",
+                       help="also stop a class once its training loss is below")
+    group.add_argument("--calibration", help="fitted, zscore, shift or raw")
+    group.add_argument("--unknown-rate", type=float, metavar="RATE",
+                       help="reject this share of each class's rows as unknown")
+    group.add_argument("--smote", action="store_true",
+                       help="oversample rare classes in the training rows")
+
+
+def _run_train(args, console):
+    loading = loading_options(
+        profile=_profile_arg(args.profile), label=args.label, drop=args.drop,
+        categorical=args.categorical, bad_cells=args.bad_cells,
+        drop_duplicates=args.drop_duplicates,
+    )
+    table = read_table(args.data, loading)
+    _print_summary(console, table.summary)
+    normal = args.normal or _profile_normal(args.profile)
+    params = _estimator_params(args)
+    with _epoch_progress(console, params.get("max_epochs")) as callback:
+        result = train_model(
+            table, mode=args.mode, test_size=args.test_size, random_state=args.seed,
+            scaler=args.scaler, log_transform=not args.no_log_transform,
+            estimator_params=params, normal=normal, loading=loading,
+            epoch_callback=callback,
+        )
+    save_model(result.model, args.model)
+    console.print(f"model written to {args.model}")
+    if result.report is not None:
+        _emit_report(console, result.report, args.json, "held-out test rows")
+
+
+def _run_evaluate(args, console):
+    model = load_model(args.model)
+    table = read_table(args.data, model.loading)
+    _print_summary(console, table.summary)
+    report = evaluate_model(model, table)
+    _emit_report(console, report, args.json, args.data)
+
+
+def _run_predict(args, console):
+    model = load_model(args.model)
+    with Progress(TextColumn("scoring"), TextColumn("{task.completed:,} records"),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("scoring", total=None)
+        count = predict_file(
+            model, args.data, args.out, chunk_rows=args.chunk_rows,
+            progress=lambda n: progress.update(task, completed=n),
+        )
+    console.print(f"{count:,} predictions written to {args.out}")
+
+
+def _run_demo(args, console):
+    from .datasets import demo_path
+
+    console.print("aeids demo: NSL-KDD 20% training file, 5 categories, "
+                  "stratified 70/30 split")
+    args.profile, args.label, args.drop = "nsl-kdd", None, []
+    args.categorical, args.bad_cells, args.drop_duplicates = None, None, False
+    args.mode, args.normal, args.target_fpr = "classify", None, None
+    args.test_size, args.scaler, args.no_log_transform = 0.3, "minmax", False
+    for name in ("epochs", "batch_size", "patience", "stop_loss", "calibration",
+                 "unknown_rate", "activation"):
+        setattr(args, name, None)
+    args.hidden_layers, args.smote = "auto", False
+    keep = args.model
+    with tempfile.TemporaryDirectory() as scratch:
+        args.model = keep or str(Path(scratch) / f"demo-{uuid.uuid4().hex[:6]}")
+        args.data = str(demo_path())
+        _run_train(args, console)
+
+
+def _estimator_params(args):
+    params = {
+        "hidden_layers": _layers_arg(args.hidden_layers),
+        "activation": args.activation,
+        "max_epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "patience": args.patience,
+    }
+    if args.mode == "classify":
+        params.update(stop_loss=args.stop_loss, calibration=args.calibration,
+                      unknown_rate=args.unknown_rate,
+                      oversample="smote" if args.smote else None)
+    else:
+        params.update(target_fpr=args.target_fpr)
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _emit_report(console, report, json_path, source):
+    console.print(f"\nreport on {source}", style="bold")
+    print(format_report(report))
+    if json_path:
+        _write_json_atomically(json_path, report)
+        console.print(f"report written to {json_path}")
+
+
+def _write_json_atomically(path, payload):
+    path = Path(path)
+    staging = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _print_summary(console, summary):
+    for line in summary.lines():
+        console.print(line, highlight=False, markup=False)
+
+
+class _epoch_progress:
+    """A progress bar over training epochs, fed by the training callback."""
+
+    def __init__(self, console, max_epochs):
+        self.console = console
+        self.total = max_epochs
+        self.progress = Progress(
+            TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), console=console, transient=True,
+        )
+
+    def __enter__(self):
+        self.progress.start()
+        self.task = self.progress.add_task("training", total=self.total,
+                                           status="")
+        return self.update
+
+    def update(self, epoch, history):
+        val = history["val_loss"][-1]
+        finite = [v for v in val if v == v]
+        status = f"val loss {sum(finite) / len(finite):.4g}" if finite else ""
+        self.progress.update(self.task, completed=epoch + 1, status=status)
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+
+def _profile_arg(value):
+    if value and value.endswith(".toml"):
+        from .profiles import load_profile
+
+        return load_profile(value)
+    return value
+
+
+def _profile_normal(value):
+    if not value:
+        return None
+    from .profiles import get_profile
+
+    profile = _profile_arg(value)
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    return profile.normal
+
+
+def _layers_arg(value):
+    if value in ("auto", "notebook"):
+        return value
+    try:
+        return [int(width) for width in value.split(",")]
+    except ValueError:
+        raise AeidsError(
+            f"--hidden-layers takes auto, notebook or comma-separated widths such "
+            f"as 64,32,8; got {value!r}."
+        ) from None
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _configure_logging(verbose, quiet):
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    elif verbose == 1:
+        level = logging.INFO
+    elif verbose and verbose > 1:
+        level = logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _warning_printer(console):
+    def show(message, category, filename, lineno, file=None, line=None):
+        console.print(f"[yellow]warning:[/yellow] {escape(str(message))}",
+                      highlight=False)
+
+    return show
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Reports as plain text, for the terminal and log files."""
+
+
+def format_report(report):
+    """Render a classification or detection report as aligned text.
+
+    Parameters
+    ----------
+    report : dict
+        From :func:`aeids.metrics.classification_metrics` or
+        :func:`aeids.metrics.detection_metrics`.
+
+    Returns
+    -------
+    str
+    """
+    if "per_class" in report:
+        return _classification(report)
+    return _detection(report)
+
+
+def _classification(report):
+    labels = report["labels"]
+    width = max(12, *(len(str(label)) for label in labels))
+    head = f"{'class':<{width}}  precision  recall     f1  support"
+    lines = [head, "-" * len(head)]
+    for label in labels:
+        row = report["per_class"][label]
+        lines.append(
+            f"{label:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  "
+            f"{row['f1']:5.3f}  {row['support']:7d}"
+        )
+    lines.append("-" * len(head))
+    for name in ("macro", "weighted"):
+        avg = report[name]
+        lines.append(
+            f"{name + ' avg':<{width}}  {avg['precision']:9.3f}  "
+            f"{avg['recall']:6.3f}  {avg['f1']:5.3f}  {report['n_samples']:7d}"
+        )
+    lines.append(f"{'accuracy':<{width}}  {report['accuracy']:.3f}")
+    lines += ["", "confusion matrix (rows: true class, columns: predicted)"]
+    lines += _matrix(labels, report["confusion_matrix"])
+    lines += _throughput(report)
+    return "\n".join(lines)
+
+
+def _detection(report):
+    def value(key):
+        number = report.get(key)
+        return "n/a" if number is None else f"{number:.4f}"
+
+    lines = [
+        f"records {report['n_samples']:,} ({report['n_attacks']:,} attacks)",
+        f"ROC-AUC {value('roc_auc')}   PR-AUC {value('pr_auc')}",
+        f"at the threshold: precision {value('precision')}  recall "
+        f"{value('recall')}  F1 {value('f1')}",
+        f"false-positive rate {value('false_positive_rate')}  accuracy "
+        f"{value('accuracy')}",
+        "",
+        "confusion matrix (rows: true, columns: predicted)",
+    ]
+    lines += _matrix(report["labels"], report["confusion_matrix"])
+    lines += _throughput(report)
+    return "\n".join(lines)
+
+
+def _matrix(labels, matrix):
+    names = [str(label) for label in labels]
+    cell = max(7, *(len(n) for n in names), *(len(str(v)) for r in matrix for v in r))
+    lines = [" " * cell + " " + " ".join(f"{n[:cell]:>{cell}}" for n in names)]
+    for name, row in zip(names, matrix):
+        lines.append(f"{name[:cell]:>{cell}} " + " ".join(f"{v:>{cell}}" for v in row))
+    return lines
+
+
+def _throughput(report):
+    rate = report.get("rows_per_second")
+    if rate is None:
+        return []
+    return ["", f"scoring throughput: {rate:,.0f} rows/s (encoding included)"]
