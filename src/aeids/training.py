@@ -4,6 +4,9 @@ All K autoencoders step together. At every step each class draws its own
 batch from its own shuffled stream of training rows, so the K batches are
 equally large whatever the class sizes (class-balanced sampling); an epoch is
 as many steps as it takes to draw as many rows as the training set holds.
+Class k's stream is seeded by ``(random_state, k)`` alone, and the number of
+steps can be given, so training one class by itself with the same steps
+reproduces its slice of the batched run (see :mod:`aeids.distributed`).
 The training matrix is held once, in float32; classes are index arrays into it.
 
 Each class stops on its own: after ``patience`` epochs without improving its
@@ -14,6 +17,8 @@ train on, and every class ends with the weights of its best validation epoch.
 
 import logging
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +27,8 @@ import torch
 from .exceptions import TrainingError
 
 logger = logging.getLogger(__name__)
+
+_TRAINER = ContextVar("aeids_stack_trainer", default=None)
 
 
 @dataclass
@@ -37,10 +44,32 @@ class TrainingConfig:
     stop_loss: float | None = None
     margin_weight: float = 0.0
     random_state: int = 0
+    steps_per_epoch: int | None = None
+
+
+def steps_per_epoch(train_rows, batch_size):
+    """Steps of an epoch: enough balanced batches to draw every training row."""
+    n_train = sum(len(rows) for rows in train_rows)
+    return max(1, math.ceil(n_train / (len(train_rows) * batch_size)))
+
+
+@contextmanager
+def stack_trainer(trainer):
+    """Route :func:`train_stack` calls in this context to ``trainer``.
+
+    ``trainer`` takes the arguments of :func:`train_stack` (``stream_ids``
+    excepted) and returns its history; None restores the local loop. This
+    is how :func:`aeids.distributed.train_on` sends classes to workers.
+    """
+    token = _TRAINER.set(trainer)
+    try:
+        yield
+    finally:
+        _TRAINER.reset(token)
 
 
 def train_stack(stack, X, train_rows, val_rows, config, margins=None,
-                callback=None):
+                callback=None, stream_ids=None):
     """Train every autoencoder of ``stack`` on its own class's rows.
 
     Parameters
@@ -59,6 +88,9 @@ def train_stack(stack, X, train_rows, val_rows, config, margins=None,
         its own class.
     callback : callable or None
         Called after every epoch with ``(epoch, history)``.
+    stream_ids : list of K int or None
+        The class index seeding each autoencoder's shuffle stream; defaults
+        to ``0 .. K-1``.
 
     Returns
     -------
@@ -66,16 +98,22 @@ def train_stack(stack, X, train_rows, val_rows, config, margins=None,
         ``train_loss`` and ``val_loss`` (lists of per-epoch lists of K
         floats), ``best_epoch`` and ``stopped_epoch`` (K ints each).
     """
+    trainer = _TRAINER.get()
+    if trainer is not None:
+        return trainer(stack, X, train_rows, val_rows, config, margins=margins,
+                       callback=callback)
     n_models = stack.n_models
-    rng = np.random.default_rng(config.random_state)
     torch.manual_seed(config.random_state)
     optimizer = torch.optim.Adam(
         stack.parameters(), lr=config.learning_rate,
         weight_decay=config.weight_decay,
     )
-    streams = [_Stream(rows, rng) for rows in train_rows]
-    n_train = sum(len(rows) for rows in train_rows)
-    steps = max(1, math.ceil(n_train / (n_models * config.batch_size)))
+    ids = range(n_models) if stream_ids is None else stream_ids
+    streams = [
+        _Stream(rows, np.random.default_rng([config.random_state, int(k)]))
+        for k, rows in zip(ids, train_rows, strict=True)
+    ]
+    steps = config.steps_per_epoch or steps_per_epoch(train_rows, config.batch_size)
     use_margin = margins is not None and config.margin_weight > 0
     margin_t = torch.as_tensor(margins, dtype=torch.float32) if use_margin else None
     owner = _owner_vector(train_rows, X.shape[0]) if use_margin else None
