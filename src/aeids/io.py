@@ -36,7 +36,7 @@ from aeids.exceptions import DataError, DataWarning
 from aeids.profiles import Profile, get_profile
 from aeids.sources import Source
 
-__all__ = ["LoadSummary", "Table", "iter_tables", "load_table"]
+__all__ = ["LoadSummary", "Table", "concat_tables", "iter_tables", "load_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def load_table(
     parts = list(iter_tables(path, chunk_rows=None, **options))
     if len(parts) == 1:
         return parts[0]
-    return _concat(parts)
+    return concat_tables(parts)
 
 
 def iter_tables(path, *, chunk_rows=200_000, **options):
@@ -517,7 +517,24 @@ def _warn(message):
     warnings.warn(message, DataWarning, stacklevel=4)
 
 
-def _concat(parts):
+def concat_tables(parts):
+    """Stack tables read with the same options, in order, into one table.
+
+    The summaries are merged into the first one's; ``rows`` keep their
+    positions within their own files.
+    """
+    if not parts:
+        raise DataError("There are no tables to combine.")
+    columns = list(parts[0].features.columns)
+    for part in parts[1:]:
+        if list(part.features.columns) != columns:
+            raise DataError(
+                f"{part.summary.path} has other columns than "
+                f"{parts[0].summary.path}; files trained on together must share "
+                f"their columns."
+            )
+    if len(parts) == 1:
+        return parts[0]
     summary = parts[0].summary
     for part in parts[1:]:
         summary.merge(part.summary)

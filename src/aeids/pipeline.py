@@ -30,7 +30,7 @@ from sklearn.model_selection import train_test_split
 from .classifier import AutoencoderClassifier
 from .exceptions import ConfigError, DataError
 from .features import FeatureEncoder
-from .io import Table, iter_tables, load_table
+from .io import Table, concat_tables, iter_tables, load_table
 from .metrics import classification_metrics, detection_metrics
 from .persistence import TrafficModel, library_versions
 from .profiles import PROFILES, Profile
@@ -38,6 +38,8 @@ from .profiles import PROFILES, Profile
 logger = logging.getLogger(__name__)
 
 MODES = ("classify", "detect")
+_LOADING_KEYS = ("profile", "label", "drop", "categorical", "bad_cells",
+                 "drop_duplicates")
 
 
 @dataclass
@@ -82,15 +84,29 @@ def loading_options(profile=None, label=None, drop=(), categorical=None,
 def read_table(path, loading, *, require_label=True, chunk_rows=None):
     """Read ``path`` with stored loading options.
 
-    Returns a :class:`~aeids.io.Table`, or an iterator of tables when
-    ``chunk_rows`` is given.
+    Parameters
+    ----------
+    path : str, Path or list of them
+        Several files (read without ``chunk_rows``) are stacked into one
+        table; they must share their columns.
+    loading : dict
+        From :func:`loading_options` or a model's ``loading``.
+    require_label : bool, default=True
+    chunk_rows : int or None
+        Read in chunks of this many records and return an iterator.
+
+    Returns
+    -------
+    Table, or an iterator of tables when ``chunk_rows`` is given.
     """
-    options = dict(loading)
+    options = {key: loading[key] for key in _LOADING_KEYS if key in loading}
     options["profile"] = _profile(options.get("profile"))
     options["require_label"] = require_label
     if chunk_rows is not None:
         options.pop("drop_duplicates", None)
         return iter_tables(path, chunk_rows=chunk_rows, **options)
+    if isinstance(path, list | tuple):
+        return concat_tables([load_table(p, **options) for p in path])
     return load_table(path, **options)
 
 

@@ -225,9 +225,10 @@ class Source:
         names = self.names
         has_header = self.header
         if has_header is None:
-            stripped = [cell.strip().lstrip("\ufeff").strip() for cell in first]
-            has_header = stripped == names if names else not _has_number(first)
-        if names is None:
+            has_header = _looks_like_header(first, names)
+        if names is None or has_header:
+            # A header line names the columns, in its own order, whatever the
+            # declared schema; a headerless file takes the declared names.
             names = first if has_header else _numbered(len(first))
         elif len(names) != len(first):
             raise DataError(
@@ -274,6 +275,16 @@ def _unique(name, taken):
     while f"{name}.{number}" in taken:
         number += 1
     return f"{name}.{number}"
+
+
+def _looks_like_header(first, names):
+    stripped = [cell.strip().lstrip("\ufeff").strip() for cell in first]
+    if names is None:
+        return not _has_number(first)
+    if stripped == list(names):
+        return True
+    shared = len(set(stripped) & set(names))
+    return not _has_number(first) and shared >= len(names) // 2
 
 
 def _has_number(cells):
