@@ -1,10 +1,11 @@
-"""The ``aeids`` command line: train, evaluate, predict and demo.
+"""The ``aeids`` command line: train, evaluate, predict, report, explain, demo.
 
 Exit status: 0 on success, 1 on an input or model error (one sentence on
 standard error, no traceback), 2 on a usage error.
 """
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -16,7 +17,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from . import __version__
 from .exceptions import AeidsError
@@ -40,9 +48,19 @@ TRAIN_EXAMPLE = """example:
 """
 EVALUATE_EXAMPLE = """example:
   aeids evaluate unsw-model UNSW_NB15_82k.csv.gz --json report.json
+  aeids evaluate unsw-model UNSW_NB15_82k.csv.gz --html report.html
 """
 PREDICT_EXAMPLE = """example:
   aeids predict unsw-model new-flows.csv --out predictions.csv
+  aeids predict unsw-model new-flows.csv --out predictions.csv --explain 3
+"""
+REPORT_EXAMPLE = """example:
+  aeids report unsw-model UNSW_NB15_82k.csv.gz --html unsw.html
+  aeids report unsw-model UNSW_NB15_82k.csv.gz --markdown unsw.md --json unsw.json
+"""
+EXPLAIN_EXAMPLE = """example:
+  aeids explain unsw-model UNSW_NB15_82k.csv.gz --rows 0,5,17
+  aeids explain unsw-model UNSW_NB15_82k.csv.gz --rows 17 --top 8 --json why.json
 """
 DEMO_EXAMPLE = """example:
   aeids demo
@@ -88,7 +106,8 @@ def build_parser():
 
     train = _command(commands, "train", "train a model on a labelled file",
                      TRAIN_EXAMPLE, _run_train)
-    train.add_argument("data", help="CSV (plain or gzip) or Parquet file")
+    train.add_argument("data", nargs="+",
+                       help="CSV (plain or gzip) or Parquet file(s), stacked")
     train.add_argument("--model", required=True, metavar="DIR",
                        help="model directory to write")
     _add_loading_options(train)
@@ -99,8 +118,9 @@ def build_parser():
     evaluate = _command(commands, "evaluate", "evaluate a model on a labelled file",
                         EVALUATE_EXAMPLE, _run_evaluate)
     evaluate.add_argument("model", metavar="DIR", help="model directory")
-    evaluate.add_argument("data", help="labelled CSV or Parquet file")
+    evaluate.add_argument("data", nargs="+", help="labelled CSV or Parquet file(s)")
     evaluate.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    _add_report_outputs(evaluate)
 
     predict = _command(commands, "predict", "score records of a file",
                        PREDICT_EXAMPLE, _run_predict)
@@ -110,6 +130,30 @@ def build_parser():
                          help="output CSV, or Parquet if it ends in .parquet")
     predict.add_argument("--chunk-rows", type=_positive_int, default=200_000,
                          metavar="N", help="records read per chunk")
+    predict.add_argument("--explain", type=_positive_int, metavar="N",
+                         help="add a top_features column: each record's N "
+                              "features with the largest share of its error")
+
+    report = _command(commands, "report",
+                      "write an HTML or Markdown report of a model on a file",
+                      REPORT_EXAMPLE, _run_report)
+    report.add_argument("model", metavar="DIR", help="model directory")
+    report.add_argument("data", nargs="+", help="labelled CSV or Parquet file(s)")
+    _add_report_outputs(report)
+    report.add_argument("--json", metavar="FILE",
+                        help="write the report's data (metrics, curves) as JSON")
+
+    explain = _command(commands, "explain",
+                       "show which features make records' reconstruction error",
+                       EXPLAIN_EXAMPLE, _run_explain)
+    explain.add_argument("model", metavar="DIR", help="model directory")
+    explain.add_argument("data", help="CSV or Parquet file holding the records")
+    explain.add_argument("--rows", required=True, type=_row_list, metavar="R,R,...",
+                         help="0-based record positions in the file")
+    explain.add_argument("--top", type=_positive_int, default=5, metavar="N",
+                         help="features listed per record (default: 5)")
+    explain.add_argument("--json", metavar="FILE",
+                         help="write the explanations as JSON")
 
     demo = _command(commands, "demo",
                     "train and evaluate on the embedded NSL-KDD 20%% file",
@@ -151,6 +195,14 @@ def _add_loading_options(parser):
                        help="drop exact duplicate records before the split")
 
 
+def _add_report_outputs(parser):
+    group = parser.add_argument_group("report files")
+    group.add_argument("--html", metavar="FILE",
+                       help="write a self-contained HTML report with figures")
+    group.add_argument("--markdown", metavar="FILE",
+                       help="write the report's tables as Markdown")
+
+
 def _add_training_options(parser):
     group = parser.add_argument_group("training")
     group.add_argument("--mode", choices=("classify", "detect"), default="classify",
@@ -189,7 +241,7 @@ def _run_train(args, console):
         categorical=args.categorical, bad_cells=args.bad_cells,
         drop_duplicates=args.drop_duplicates,
     )
-    table = read_table(args.data, loading)
+    table = _read(console, args.data, loading)
     _print_summary(console, table.summary)
     normal = args.normal or _profile_normal(args.profile)
     params = _estimator_params(args)
@@ -208,10 +260,62 @@ def _run_train(args, console):
 
 def _run_evaluate(args, console):
     model = load_model(args.model)
-    table = read_table(args.data, model.loading)
+    table = _read(console, args.data, model.loading)
     _print_summary(console, table.summary)
+    if args.html or args.markdown:
+        data = _build_report(console, model, table, args)
+        report = data["metrics"]
+        _emit_report(console, report, args.json, ", ".join(args.data))
+        _write_report_files(console, data, args)
+        return
     report = evaluate_model(model, table)
-    _emit_report(console, report, args.json, args.data)
+    _emit_report(console, report, args.json, ", ".join(args.data))
+
+
+def _run_report(args, console):
+    model = load_model(args.model)
+    table = _read(console, args.data, model.loading)
+    _print_summary(console, table.summary)
+    data = _build_report(console, model, table, args)
+    _emit_report(console, data["metrics"], None, ", ".join(args.data))
+    if args.json:
+        _write_json_atomically(args.json, data)
+        console.print(f"report data written to {args.json}")
+    _write_report_files(console, data, args)
+
+
+def _build_report(console, model, table, args):
+    from .report import build_report
+
+    with console.status("scoring and drawing the report"):
+        return build_report(model, table, source=", ".join(args.data),
+                            model_path=args.model)
+
+
+def _write_report_files(console, data, args):
+    from .report import render_html, render_markdown, write_text
+
+    if args.html:
+        write_text(args.html, render_html(data))
+        console.print(f"HTML report written to {args.html}")
+    if args.markdown:
+        write_text(args.markdown, render_markdown(data))
+        console.print(f"Markdown report written to {args.markdown}")
+
+
+def _run_explain(args, console):
+    from .explain import explain_records, select_rows
+    from .report import format_explanations
+
+    model = load_model(args.model)
+    with _reading(console, args.data):
+        table = select_rows(model, args.data, args.rows)
+    records = explain_records(model, table, top=args.top)
+    if not console.quiet:
+        print(format_explanations(records), flush=True)
+    if args.json:
+        _write_json_atomically(args.json, records)
+        console.print(f"explanations written to {args.json}")
 
 
 def _run_predict(args, console):
@@ -219,9 +323,15 @@ def _run_predict(args, console):
     with Progress(TextColumn("scoring"), TextColumn("{task.completed:,} records"),
                   console=console, transient=True) as progress:
         task = progress.add_task("scoring", total=None)
-        count = predict_file(
+        write = predict_file
+        options = {}
+        if args.explain:
+            from .explain import predict_file_explained as write
+
+            options["top"] = args.explain
+        count = write(
             model, args.data, args.out, chunk_rows=args.chunk_rows,
-            progress=lambda n: progress.update(task, completed=n),
+            progress=lambda n: progress.update(task, completed=n), **options,
         )
     console.print(f"{count:,} predictions written to {args.out}")
 
@@ -242,7 +352,7 @@ def _run_demo(args, console):
     keep = args.model
     with tempfile.TemporaryDirectory() as scratch:
         args.model = keep or str(Path(scratch) / f"demo-{uuid.uuid4().hex[:6]}")
-        args.data = str(demo_path())
+        args.data = [str(demo_path())]
         _run_train(args, console)
 
 
@@ -264,8 +374,9 @@ def _estimator_params(args):
 
 
 def _emit_report(console, report, json_path, source):
-    console.print(f"\nreport on {source}", style="bold")
-    print(format_report(report))
+    if not console.quiet:
+        console.print(f"\nreport on {source}", style="bold")
+        print(format_report(report), flush=True)
     if json_path:
         _write_json_atomically(json_path, report)
         console.print(f"report written to {json_path}")
@@ -279,6 +390,20 @@ def _write_json_atomically(path, payload):
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
+
+
+def _read(console, paths, loading):
+    with _reading(console, ", ".join(paths)):
+        return read_table(paths, loading)
+
+
+@contextlib.contextmanager
+def _reading(console, name):
+    """A spinner with the elapsed time while a file is read."""
+    with Progress(SpinnerColumn(), TextColumn(f"reading {escape(str(name))}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        bar.add_task("reading", total=None)
+        yield
 
 
 def _print_summary(console, summary):
@@ -341,6 +466,21 @@ def _layers_arg(value):
             f"--hidden-layers takes auto, notebook or comma-separated widths such "
             f"as 64,32,8; got {value!r}."
         ) from None
+
+
+def _row_list(text):
+    try:
+        rows = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated record positions such as 0,5,17; "
+            f"got {text!r}"
+        ) from None
+    if not rows or min(rows) < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected record positions of 0 or more; got {text!r}"
+        )
+    return rows
 
 
 def _positive_int(text):

@@ -78,3 +78,39 @@ def _throughput(report):
     if rate is None:
         return []
     return ["", f"scoring throughput: {rate:,.0f} rows/s (encoding included)"]
+
+
+def format_explanations(records):
+    """Render per-record explanations as text blocks.
+
+    Parameters
+    ----------
+    records : list of dict
+        From :func:`aeids.explain.explain_records`.
+
+    Returns
+    -------
+    str
+    """
+    blocks = []
+    for record in records:
+        label = "" if record["label"] is None else f"  label {record['label']}"
+        lines = [
+            f"row {record['row']}{label}  predicted {record['predicted']}  "
+            f"error {record['score']:.4g} under {record['explained_under']}",
+        ]
+        width = max(12, *(len(item["feature"]) for item in record["features"]))
+        lines.append(f"  {'feature':<{width}}   share  value")
+        for item in record["features"]:
+            lines.append(f"  {item['feature']:<{width}}  {item['share']:6.3f}  "
+                         f"{_value(item['value'])}")
+        blocks.append("\n".join(lines))
+    if records:
+        blocks.append(f"shares relative to {records[0]['relative_to']}")
+    return "\n\n".join(blocks)
+
+
+def _value(value):
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "missing" if value is None else str(value)
