@@ -76,6 +76,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         every other value into a corner of the scaled range.
     categorical : list of str or None, default=None
         Columns to one-hot encode. ``None`` takes every non-numeric column.
+    drop_constant : bool, default=True
+        Drop numeric columns constant in the training rows, with a warning.
+        Keep them (scaled to offsets from that constant) when any deviation
+        is a signal, as for a detector trained on normal rows only.
 
     Attributes
     ----------
@@ -95,10 +99,12 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         Number of input columns seen in ``fit``.
     """
 
-    def __init__(self, scaler="minmax", log_transform=True, categorical=None):
+    def __init__(self, scaler="minmax", log_transform=True, categorical=None,
+                 drop_constant=True):
         self.scaler = scaler
         self.log_transform = log_transform
         self.categorical = categorical
+        self.drop_constant = drop_constant
 
     def fit(self, X, y=None):
         """Learn medians, categories and scaling from training rows.
@@ -199,7 +205,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         self.dropped_columns_ = {}
 
     def _drop_constant(self, numeric):
-        if numeric.shape[0] > 1:
+        if numeric.shape[0] > 1 and self.drop_constant:
             constant = np.ptp(numeric, axis=0) == 0
         else:
             constant = np.zeros(numeric.shape[1], dtype=bool)
@@ -280,6 +286,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             "scaler": self.scaler,
             "log_transform": bool(self.log_transform),
             "categorical": self.categorical,
+            "drop_constant": bool(self.drop_constant),
             "feature_names_in": [str(c) for c in self.feature_names_in_],
             "numeric_columns": self.numeric_columns_,
             "categorical_columns": self.categorical_columns_,
@@ -311,6 +318,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
             scaler=state["scaler"],
             log_transform=state["log_transform"],
             categorical=state["categorical"],
+            drop_constant=state["drop_constant"],
         )
         encoder.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
         encoder.n_features_in_ = len(encoder.feature_names_in_)

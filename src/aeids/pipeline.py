@@ -210,12 +210,16 @@ def train_model(table, *, mode="classify", test_size=0.3, random_state=0,
     else:
         train, test = table, None
     encoder = FeatureEncoder(scaler=scaler, log_transform=log_transform,
-                             categorical=table.categorical)
-    features = encoder.fit_transform(train.features)
+                             categorical=table.categorical,
+                             drop_constant=mode != "detect")
     if mode == "detect":
+        # The detector never sees attacks, nor do its scaling statistics; a
+        # column constant in normal traffic is kept, as any change is a signal.
         rows = (train.labels == normal).to_numpy()
-        estimator.fit(features[rows], epoch_callback=epoch_callback)
+        features = encoder.fit_transform(train.features[rows])
+        estimator.fit(features, epoch_callback=epoch_callback)
     else:
+        features = encoder.fit_transform(train.features)
         estimator.fit(features, _labels(train).to_numpy(),
                       epoch_callback=epoch_callback)
     metadata = {
