@@ -94,6 +94,8 @@ def test_html_holds_the_numbers(reports, html):
     page = html["classify"]
     assert f"{metrics['macro']['f1']:.4f}" in page
     assert "model-dir" in page
+    assert reports["classify"]["includes_training_rows"]
+    assert "come from the file the model was trained on" in page
     assert reports["classify"]["versions"]["report"]["torch"] in page
 
 

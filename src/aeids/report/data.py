@@ -11,6 +11,7 @@ are higher for records a model fits worse.
 
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
@@ -42,7 +43,9 @@ def build_report(model, table, *, source=None, model_path=None):
         ``kind``, ``source``, ``model_path``, ``created``, ``metrics`` (see
         :func:`aeids.pipeline.evaluate_model`), ``training`` (per-epoch
         losses), ``loading`` (summaries of the training and evaluated
-        files), ``configuration``, ``versions``; for a classifier
+        files), ``includes_training_rows`` (the records come from the file
+        the model was trained on, so they may include training rows),
+        ``configuration``, ``versions``; for a classifier
         ``error_distributions`` (per class, histograms of calibrated error
         on its own rows and on other rows); for a detector ``curves`` (ROC
         and precision-recall with the operating point) and
@@ -75,6 +78,9 @@ def build_report(model, table, *, source=None, model_path=None):
         "training_file": model.metadata.get("loading_summary"),
         "evaluated_file": table.summary.to_dict(),
     }
+    data["includes_training_rows"] = _same_file(
+        data["loading"]["training_file"], table.summary.path
+    )
     data["configuration"] = configuration(model)
     data["versions"] = {
         "training": model.metadata.get("versions") or {},
@@ -257,6 +263,16 @@ def _histogram(groups, extra=None):
         group = np.clip(group[np.isfinite(group)], low, high)
         out[name] = np.histogram(group, bins=edges)[0].tolist()
     return out
+
+
+def _same_file(training_summary, path):
+    if not training_summary or not training_summary.get("path"):
+        return False
+    trained = [p.strip() for p in str(training_summary["path"]).split(",")]
+    try:
+        return any(Path(p).resolve() == Path(path).resolve() for p in trained)
+    except OSError:
+        return False
 
 
 def _thin(values, limit=CURVE_POINTS):

@@ -33,7 +33,7 @@ def report_sections(data):
         _section("metrics", "Metrics",
                  [_detection_table(metrics) if detector
                   else _classification_table(metrics)],
-                 notes=_throughput(metrics)),
+                 notes=_overlap(data) + _throughput(metrics)),
         _section("confusion", "Confusion matrix",
                  [_confusion_table(metrics)], figures=["confusion"],
                  notes=["Rows: true class; columns: predicted class."]),
@@ -207,6 +207,15 @@ def _number(value, digits=4):
         return f"{value:,}"
     return f"{value:.{digits}f}" if abs(value) >= 1e-3 or value == 0 else (
         f"{value:.3e}")
+
+
+def _overlap(data):
+    if not data.get("includes_training_rows"):
+        return []
+    return ["Caution: these records come from the file the model was trained on; "
+            "unless they are its held-out test rows, the metrics include training "
+            "rows and are optimistic. The held-out test report is in the model's "
+            "metadata.json (test_report)."]
 
 
 def _throughput(metrics):
