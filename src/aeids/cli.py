@@ -241,7 +241,7 @@ def _run_train(args, console):
         categorical=args.categorical, bad_cells=args.bad_cells,
         drop_duplicates=args.drop_duplicates,
     )
-    table = _read(console, args.data, loading)
+    table = _read(console, args.data, loading, training=True)
     _print_summary(console, table.summary)
     normal = args.normal or _profile_normal(args.profile)
     params = _estimator_params(args)
@@ -392,9 +392,9 @@ def _write_json_atomically(path, payload):
         staging.unlink(missing_ok=True)
 
 
-def _read(console, paths, loading):
+def _read(console, paths, loading, training=False):
     with _reading(console, ", ".join(paths)):
-        return read_table(paths, loading)
+        return read_table(paths, loading, training=training)
 
 
 @contextlib.contextmanager

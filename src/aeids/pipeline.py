@@ -81,7 +81,8 @@ def loading_options(profile=None, label=None, drop=(), categorical=None,
     }
 
 
-def read_table(path, loading, *, require_label=True, chunk_rows=None):
+def read_table(path, loading, *, require_label=True, chunk_rows=None,
+               training=False):
     """Read ``path`` with stored loading options.
 
     Parameters
@@ -94,6 +95,9 @@ def read_table(path, loading, *, require_label=True, chunk_rows=None):
     require_label : bool, default=True
     chunk_rows : int or None
         Read in chunks of this many records and return an iterator.
+    training : bool, default=False
+        Apply ``drop_duplicates`` from ``loading``; records to evaluate or
+        score are never dropped as duplicates.
 
     Returns
     -------
@@ -102,8 +106,9 @@ def read_table(path, loading, *, require_label=True, chunk_rows=None):
     options = {key: loading[key] for key in _LOADING_KEYS if key in loading}
     options["profile"] = _profile(options.get("profile"))
     options["require_label"] = require_label
-    if chunk_rows is not None:
+    if not training:
         options.pop("drop_duplicates", None)
+    if chunk_rows is not None:
         return iter_tables(path, chunk_rows=chunk_rows, **options)
     if isinstance(path, list | tuple):
         return concat_tables([load_table(p, **options) for p in path])
