@@ -22,10 +22,7 @@ the record's own value.
 """
 
 import math
-import os
-import uuid
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +30,7 @@ import torch
 
 from .exceptions import DataError, UnseenCategoryWarning
 from .io import Table
-from .pipeline import _Writer, read_table, score_table
+from .pipeline import predict_file, read_table, score_table
 
 TYPICAL_ERRORS = "feature_error_medians_"
 RELATIVE = "typical error per feature on the model's validation rows"
@@ -244,26 +241,10 @@ def predict_file_explained(model, path, out, *, top=5, chunk_rows=200_000,
         Records written.
     """
     _check_top(top)
-    out = Path(out)
-    staging = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    writer = _Writer(staging, parquet=out.suffix == ".parquet")
-    written = 0
-    try:
-        for table in read_table(path, model.loading, require_label=False,
-                                chunk_rows=chunk_rows):
-            frame = explained_predictions(model, table, top)
-            writer.write(frame)
-            written += len(frame)
-            if progress is not None:
-                progress(written)
-        writer.close()
-        if not written:
-            raise DataError(f"{path} holds no records to score.")
-        os.replace(staging, out)
-    finally:
-        writer.close()
-        staging.unlink(missing_ok=True)
-    return written
+    return predict_file(
+        model, path, out, chunk_rows=chunk_rows, progress=progress,
+        scorer=lambda model, table: explained_predictions(model, table, top),
+    )
 
 
 def _reconstruct(network, X, member, device):

@@ -291,7 +291,8 @@ def score_table(model, table):
     return pd.DataFrame(out)
 
 
-def predict_file(model, path, out, *, chunk_rows=200_000, progress=None):
+def predict_file(model, path, out, *, chunk_rows=200_000, progress=None,
+                 scorer=score_table):
     """Stream ``path`` through the model into the CSV or Parquet file ``out``.
 
     The input is read and scored chunk by chunk, so memory stays bounded
@@ -308,6 +309,8 @@ def predict_file(model, path, out, *, chunk_rows=200_000, progress=None):
     chunk_rows : int, default=200_000
     progress : callable or None
         Called with the number of records scored after every chunk.
+    scorer : callable, default=score_table
+        ``scorer(model, table)`` returns the output rows of one chunk.
 
     Returns
     -------
@@ -321,7 +324,7 @@ def predict_file(model, path, out, *, chunk_rows=200_000, progress=None):
     try:
         for table in read_table(path, model.loading, require_label=False,
                                 chunk_rows=chunk_rows):
-            frame = score_table(model, table)
+            frame = scorer(model, table)
             writer = writer or _Writer(staging, parquet=out.suffix == ".parquet")
             writer.write(frame)
             written += len(frame)
