@@ -27,7 +27,7 @@ from rich.progress import (
 )
 
 from . import __version__
-from .exceptions import AeidsError
+from .exceptions import AeidsError, ConfigError
 from .persistence import load_model, save_model
 from .pipeline import (
     evaluate_model,
@@ -53,6 +53,8 @@ EVALUATE_EXAMPLE = """example:
 PREDICT_EXAMPLE = """example:
   aeids predict unsw-model new-flows.csv --out predictions.csv
   aeids predict unsw-model new-flows.csv --out predictions.csv --explain 3
+  aeids predict unsw-model 'flows/*.parquet' --out predictions.parquet \\
+      --scheduler local:4
 """
 REPORT_EXAMPLE = """example:
   aeids report unsw-model UNSW_NB15_82k.csv.gz --html unsw.html
@@ -110,6 +112,8 @@ def build_parser():
                        help="CSV (plain or gzip) or Parquet file(s), stacked")
     train.add_argument("--model", required=True, metavar="DIR",
                        help="model directory to write")
+    _add_scheduler_option(train, "train the classes' autoencoders in parallel "
+                          "on a Dask cluster")
     _add_loading_options(train)
     _add_training_options(train)
     train.add_argument("--json", metavar="FILE",
@@ -133,6 +137,8 @@ def build_parser():
     predict.add_argument("--explain", type=_positive_int, metavar="N",
                          help="add a top_features column: each record's N "
                               "features with the largest share of its error")
+    _add_scheduler_option(predict, "score partitions of DATA (a file or a glob) "
+                          "on a Dask cluster; OUT becomes a directory of parts")
 
     report = _command(commands, "report",
                       "write an HTML or Markdown report of a model on a file",
@@ -203,6 +209,37 @@ def _add_report_outputs(parser):
                        help="write the report's tables as Markdown")
 
 
+def _add_scheduler_option(parser, purpose):
+    parser.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                        help=f"{purpose}: a scheduler address, or local:N for N "
+                             f"local worker processes (needs aeids[dask])")
+
+
+@contextlib.contextmanager
+def _training_cluster(scheduler):
+    if not scheduler:
+        yield
+        return
+    from .distributed import train_on
+
+    with _cluster(scheduler) as client, train_on(client):
+        yield
+
+
+@contextlib.contextmanager
+def _cluster(scheduler):
+    from .distributed import connect, require_dask
+
+    require_dask()
+    # Dask logs its cluster's life at INFO; show it only with -v.
+    verbose = logging.getLogger().level <= logging.INFO
+    logging.getLogger("distributed").setLevel(
+        logging.INFO if verbose else logging.ERROR
+    )
+    with connect(scheduler) as client:
+        yield client
+
+
 def _add_training_options(parser):
     group = parser.add_argument_group("training")
     group.add_argument("--mode", choices=("classify", "detect"), default="classify",
@@ -245,7 +282,10 @@ def _run_train(args, console):
     _print_summary(console, table.summary)
     normal = args.normal or _profile_normal(args.profile)
     params = _estimator_params(args)
-    with _epoch_progress(console, params.get("max_epochs")) as callback:
+    with (
+        _training_cluster(getattr(args, "scheduler", None)),
+        _epoch_progress(console, params.get("max_epochs")) as callback,
+    ):
         result = train_model(
             table, mode=args.mode, test_size=args.test_size, random_state=args.seed,
             scaler=args.scaler, log_transform=not args.no_log_transform,
@@ -320,6 +360,9 @@ def _run_explain(args, console):
 
 def _run_predict(args, console):
     model = load_model(args.model)
+    if args.scheduler:
+        _run_predict_distributed(args, console, model)
+        return
     with Progress(TextColumn("scoring"), TextColumn("{task.completed:,} records"),
                   console=console, transient=True) as progress:
         task = progress.add_task("scoring", total=None)
@@ -334,6 +377,26 @@ def _run_predict(args, console):
             progress=lambda n: progress.update(task, completed=n), **options,
         )
     console.print(f"{count:,} predictions written to {args.out}")
+
+
+def _run_predict_distributed(args, console, model):
+    from .distributed import predict_file as predict_on_cluster
+
+    if args.explain:
+        raise ConfigError("--explain does not run on a cluster yet; leave out "
+                          "--scheduler to explain predictions.")
+    with (
+        Progress(TextColumn("scoring on the cluster"),
+                 TextColumn("{task.completed:,} records"), console=console,
+                 transient=True) as progress,
+        _cluster(args.scheduler) as client,
+    ):
+        task = progress.add_task("scoring", total=None)
+        count = predict_on_cluster(
+            model, args.data, args.out, client=client, chunk_rows=args.chunk_rows,
+            progress=lambda n: progress.update(task, completed=n),
+        )
+    console.print(f"{count:,} predictions written to the parts in {args.out}")
 
 
 def _run_demo(args, console):
