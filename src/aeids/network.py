@@ -23,6 +23,10 @@ ACTIVATIONS = {
     "gelu": nn.GELU,
 }
 
+# Activations applied in place to a layer's fresh output; the others fall
+# back to the module.
+_IN_PLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "sigmoid": torch.sigmoid_}
+
 PRESETS = ("auto", "notebook")
 
 
@@ -182,12 +186,13 @@ class AutoencoderStack(nn.Module):
             if x.dim() == 2:
                 # One shared input: a single wide product feeds all K models.
                 flat = x @ weight.permute(1, 0, 2).reshape(weight.shape[1], -1)
-                x = flat.reshape(x.shape[0], self.n_models, -1).transpose(0, 1)
-                x = x + bias
+                x = flat.view(x.shape[0], self.n_models, -1).transpose(0, 1)
+                x = x.add_(bias)
             else:
                 x = torch.baddbmm(bias, x, weight)
             if i < last or not final_linear:
-                x = self._act(x)
+                # Every layer's output is a fresh tensor: activate it in place.
+                x = _IN_PLACE.get(self.activation, self._act)(x)
         return x
 
     def errors(self, x):
@@ -202,7 +207,7 @@ class AutoencoderStack(nn.Module):
         Tensor of shape (B, K)
         """
         recon = self.forward(x)
-        return (recon - x.unsqueeze(0)).pow(2).mean(dim=2).T
+        return recon.sub_(x).square_().mean(dim=2).T
 
     def member_errors(self, x, k):
         """Mean squared reconstruction error of rows ``x`` under model ``k``.
