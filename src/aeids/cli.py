@@ -37,6 +37,7 @@ from .pipeline import (
     train_model,
 )
 from .report import format_report
+from .threads import thread_limit
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -80,7 +81,8 @@ def main(argv=None):
         warnings.simplefilter("default")
         warnings.showwarning = _warning_printer(console)
         try:
-            args.run(args, console)
+            with thread_limit(args.threads):
+                args.run(args, console)
         except AeidsError as exc:
             return _fail(str(exc))
         except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
@@ -182,6 +184,9 @@ def _command(commands, name, summary, example, run):
                        help="print errors only")
     noise.add_argument("-v", "--verbose", action="count", default=0,
                        help="print more detail (repeat for debug output)")
+    sub.add_argument("--threads", type=_positive_int, metavar="N",
+                     help="threads for torch and BLAS (default: every core "
+                          "this process may run on)")
     return sub
 
 
