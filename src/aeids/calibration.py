@@ -8,28 +8,26 @@ rows of its own class.
 
 Methods (lower scores mean a better fit everywhere):
 
-``"zscore"``
-    ``(log(e) - m_k) / s_k`` with ``m_k`` the median and ``s_k`` the scaled
-    median absolute deviation of class k's log validation errors. Both are
-    shrunk towards the values pooled over all classes, with the weight of
-    ``prior_rows`` pseudo-rows, so that a class with a handful of validation
-    rows cannot get an extreme location or scale and swallow other classes.
-``"shift"``
-    ``log(e) - m_k``: the same shrunk location, no scale.
 ``"fitted"``
     ``a_k * log(e) + b_k`` with one slope ``a_k > 0`` and one offset ``b_k``
     per class, fitted on the validation rows of every class so that a
     softmax over negated scores assigns them to their own classes (maximum
-    likelihood; weighing classes equally measured worse on macro-F1). Every class's map is monotone, so within a class a
-    better reconstruction always scores lower; the maps only place the
-    classes' scales against each other, using how each model reconstructs
-    the other classes' held-out rows, which own-class statistics cannot see.
+    likelihood). The fit starts from, and is held near, a robust z-score of
+    each class's own log errors whose median and spread are shrunk towards
+    the values pooled over all classes (``prior_rows`` pseudo-rows), so that
+    a class with a handful of validation rows cannot swallow the others.
+    Every class's map is monotone, so within a class a better reconstruction
+    always scores lower; the maps only place the classes' scales against each
+    other, using how each model reconstructs the other classes' held-out
+    rows, which own-class statistics cannot see.
 ``"raw"``
     ``log(e)``: no calibration; the plain argmin of errors.
 
-The same scores drive rejection: a record is ``unknown`` when its best score
-exceeds the winning class's threshold, the ``1 - unknown_rate`` quantile of
-that class's own validation scores.
+Measured on UNSW-NB15 (one seed, test macro-F1 of the same trained models):
+fitted 0.448, raw 0.452 (accuracy 0.821 against 0.772); a z-score of own
+errors alone 0.276 and a shift by the own median 0.322, so those two were
+removed; a full multinomial logistic regression on the vector of log errors
+gained nothing (0.440-0.449).
 """
 
 import numpy as np
@@ -37,7 +35,7 @@ import torch
 
 from .exceptions import ConfigError
 
-METHODS = ("fitted", "zscore", "shift", "raw")
+METHODS = ("fitted", "raw")
 _EPS = 1e-12
 _MAD_TO_SD = 1.4826
 
@@ -47,13 +45,13 @@ class ErrorCalibrator:
 
     Parameters
     ----------
-    method : {"zscore", "shift", "raw"}, default="zscore"
+    method : {"fitted", "raw"}, default="fitted"
     prior_rows : float, default=30
         Weight, in validation rows, of the pooled statistics each class's
         own statistics are shrunk towards.
     """
 
-    def __init__(self, method="zscore", prior_rows=30.0):
+    def __init__(self, method="fitted", prior_rows=30.0):
         if method not in METHODS:
             raise ConfigError(
                 f"calibration must be one of {', '.join(METHODS)}; got {method!r}."
@@ -100,9 +98,6 @@ class ErrorCalibrator:
                 np.log(np.asarray(errors, dtype=np.float64) + _EPS),
                 np.asarray(codes), self.location_, self.scale_,
             )
-        self.validation_scores_ = [
-            self.transform_column(v, k, logged=True) for k, v in enumerate(logs)
-        ]
         return self
 
     def transform(self, errors):
@@ -110,40 +105,7 @@ class ErrorCalibrator:
         logs = np.log(np.asarray(errors, dtype=np.float64) + _EPS)
         if self.method == "raw":
             return logs
-        if self.method == "shift":
-            return logs - self.location_
-        if self.method == "fitted":
-            return self.slope_ * logs + self.offset_
-        return (logs - self.location_) / self.scale_
-
-    def transform_column(self, errors, k, logged=False):
-        """Calibrated scores of one model's errors."""
-        logs = errors if logged else np.log(np.asarray(errors) + _EPS)
-        if self.method == "raw":
-            return logs
-        if self.method == "shift":
-            return logs - self.location_[k]
-        if self.method == "fitted":
-            return self.slope_[k] * logs + self.offset_[k]
-        return (logs - self.location_[k]) / self.scale_[k]
-
-    def thresholds(self, rate):
-        """Per-class rejection thresholds for a target false-rejection rate.
-
-        Parameters
-        ----------
-        rate : float in (0, 1)
-            Share of each class's own validation rows to reject.
-
-        Returns
-        -------
-        ndarray of shape (K,)
-            ``inf`` for a class without validation rows.
-        """
-        return np.array([
-            np.quantile(s, 1 - rate, method="higher") if len(s) else np.inf
-            for s in self.validation_scores_
-        ])
+        return self.slope_ * logs + self.offset_
 
     def to_state(self):
         """Return the learned state as a JSON-serialisable dict."""
@@ -155,7 +117,6 @@ class ErrorCalibrator:
             "counts": self.counts_.tolist(),
             "slope": self.slope_.tolist(),
             "offset": self.offset_.tolist(),
-            "validation_scores": [s.tolist() for s in self.validation_scores_],
         }
 
     @classmethod
@@ -167,13 +128,9 @@ class ErrorCalibrator:
         calibrator.counts_ = np.asarray(state["counts"], dtype=int)
         calibrator.slope_ = np.asarray(state["slope"], dtype=np.float64)
         calibrator.offset_ = np.asarray(state["offset"], dtype=np.float64)
-        calibrator.validation_scores_ = [
-            np.asarray(s, dtype=np.float64) for s in state["validation_scores"]
-        ]
         n = len(calibrator.location_)
         if not (len(calibrator.scale_) == len(calibrator.counts_) == n
-                == len(calibrator.slope_) == len(calibrator.offset_)
-                == len(calibrator.validation_scores_)):
+                == len(calibrator.slope_) == len(calibrator.offset_)):
             raise ValueError("calibration arrays differ in length")
         return calibrator
 

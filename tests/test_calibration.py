@@ -1,0 +1,74 @@
+"""ErrorCalibrator: monotone per class, robust to tiny classes, round-trips."""
+
+import numpy as np
+import pytest
+
+from aeids.calibration import METHODS, ErrorCalibrator
+from aeids.exceptions import ConfigError
+
+
+def validation_errors(rng, sizes, scales):
+    """Errors of K models on validation rows: model k fits class k best."""
+    errors, codes = [], []
+    for k, (size, scale) in enumerate(zip(sizes, scales)):
+        block = rng.lognormal(np.log(scale) + 1.0, 0.3, (size, len(sizes)))
+        block[:, k] = rng.lognormal(np.log(scale), 0.3, size)
+        errors.append(block)
+        codes.append(np.full(size, k))
+    return np.concatenate(errors), np.concatenate(codes)
+
+
+def fit(method, errors, codes):
+    own = [errors[codes == k, k] for k in range(errors.shape[1])]
+    return ErrorCalibrator(method).fit(own, errors, codes)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_scores_rise_with_error_within_every_class(method):
+    rng = np.random.default_rng(0)
+    errors, codes = validation_errors(rng, [200, 150, 40], [0.01, 0.1, 1.0])
+    calibrator = fit(method, errors, codes)
+    grid = np.geomspace(1e-6, 10, 50)
+    scores = calibrator.transform(np.repeat(grid[:, None], 3, axis=1))
+    assert np.all(np.diff(scores, axis=0) > 0)
+
+
+def test_fitted_calibration_assigns_rows_to_their_own_class():
+    rng = np.random.default_rng(1)
+    errors, codes = validation_errors(rng, [300, 300, 300], [0.001, 0.05, 2.0])
+    test, test_codes = validation_errors(rng, [300, 300, 300], [0.001, 0.05, 2.0])
+    fitted = fit("fitted", errors, codes).transform(test).argmin(axis=1)
+    assert (fitted == test_codes).mean() > 0.9
+
+
+def test_tiny_class_does_not_swallow_the_others():
+    rng = np.random.default_rng(2)
+    errors, codes = validation_errors(rng, [500, 500], [0.1, 0.1])
+    # A third model that reconstructs everything a little better than the
+    # others, with its own class down to 2 validation rows of tiny error.
+    third = np.concatenate([errors.min(axis=1) * 0.9, [1e-6, 2e-6]])
+    errors = np.column_stack([np.vstack([errors, np.full((2, 2), 1.0)]), third])
+    codes = np.concatenate([codes, [2, 2]])
+    test, test_codes = validation_errors(rng, [500, 500], [0.1, 0.1])
+    test = np.column_stack([test, test.min(axis=1) * 0.9])
+    predicted = fit("fitted", errors, codes).transform(test).argmin(axis=1)
+    assert (predicted == 2).mean() < 0.05
+    assert (predicted == test_codes).mean() > 0.9
+
+
+def test_state_round_trips_to_identical_scores():
+    rng = np.random.default_rng(3)
+    errors, codes = validation_errors(rng, [100, 80], [0.02, 0.3])
+    calibrator = fit("fitted", errors, codes)
+    again = ErrorCalibrator.from_state(calibrator.to_state())
+    np.testing.assert_array_equal(again.transform(errors), calibrator.transform(errors))
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ConfigError, match="calibration must be one of fitted, raw"):
+        ErrorCalibrator("zscore")
+
+
+def test_fitted_needs_every_models_errors():
+    with pytest.raises(ConfigError, match="needs the errors of every model"):
+        ErrorCalibrator("fitted").fit([np.ones(3), np.ones(3)])
