@@ -328,10 +328,16 @@ class _Loader:
             )
 
     def _keep_records(self, frame, names, summary):
-        text = frame.apply(lambda column: column.str.strip())
-        blank = (text == "").all(axis=1).to_numpy()
-        repeated = (text == pd.Series(names, index=frame.columns)).all(axis=1)
-        repeated = repeated.to_numpy() & ~blank
+        # Only a record whose first cell is blank or the first name can be a
+        # blank line or a repeated header: strip the other cells of those only.
+        first = frame.iloc[:, 0].str.strip()
+        maybe = np.flatnonzero(((first == "") | (first == names[0])).to_numpy())
+        text = frame.iloc[maybe].apply(lambda column: column.str.strip())
+        blank = np.zeros(len(frame), dtype=bool)
+        repeated = np.zeros(len(frame), dtype=bool)
+        blank[maybe] = (text == "").all(axis=1).to_numpy()
+        same = (text == pd.Series(names, index=frame.columns)).all(axis=1)
+        repeated[maybe] = same.to_numpy() & ~blank[maybe]
         _drop_count(summary, "blank line", int(blank.sum()))
         _drop_count(summary, "repeated header line", int(repeated.sum()))
         return ~blank & ~repeated
