@@ -291,7 +291,7 @@ def score_table(model, table):
     return pd.DataFrame(out)
 
 
-def predict_file(model, path, out, *, chunk_rows=200_000, progress=None,
+def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
                  scorer=score_table):
     """Stream ``path`` through the model into the CSV or Parquet file ``out``.
 
@@ -306,7 +306,8 @@ def predict_file(model, path, out, *, chunk_rows=200_000, progress=None,
         CSV (plain or gzip) or Parquet input.
     out : str or Path
         Output; Parquet when it ends in ``.parquet``, CSV otherwise.
-    chunk_rows : int, default=200_000
+    chunk_rows : int, default=50_000
+        Records read and scored at a time; peak memory grows with it.
     progress : callable or None
         Called with the number of records scored after every chunk.
     scorer : callable, default=score_table
