@@ -17,6 +17,7 @@ from .training import TrainingConfig, train_stack
 logger = logging.getLogger(__name__)
 
 SCORE_CHUNK = 8192
+_TYPICAL = "feature_error_medians"
 AMBIGUITY_WEIGHT = 4.0
 
 
@@ -91,6 +92,9 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         rejecting).
     history_ : dict
         Per-epoch training and validation loss of every class.
+    feature_error_medians_ : ndarray of shape (n_models, n_features)
+        Median squared reconstruction error of each feature on each model's
+        own validation rows; per-record explanations are relative to it.
     """
 
     def __init__(self, hidden_layers="auto", activation=None, max_epochs=60,
@@ -165,6 +169,9 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         val_unknown = _unknown_scores(self.calibrator_.transform(val_errors))
         self.thresholds_ = self._thresholds(val_unknown, val_codes)
         self.network_.eval()
+        self.feature_error_medians_ = self.network_.median_feature_errors(
+            tensor, val_rows
+        )
         return self
 
     def reconstruction_errors(self, X):
@@ -442,7 +449,9 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
             "calibration": self.calibrator_.to_state(),
             "history": self.history_,
         }
-        return config, dict(self.network_.state_dict())
+        tensors = dict(self.network_.state_dict())
+        tensors[_TYPICAL] = torch.from_numpy(self.feature_error_medians_)
+        return config, tensors
 
     @classmethod
     def _from_state(cls, config, tensors):
@@ -463,6 +472,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("classes, thresholds and calibration differ in length")
         network = AutoencoderStack(n_classes, estimator.n_features_in_,
                                    estimator.hidden_layers_, estimator.activation_)
+        tensors = dict(tensors)
+        typical = tensors.pop(_TYPICAL).double().numpy()
+        if typical.shape != (network.n_models, estimator.n_features_in_):
+            raise ValueError(f"{_TYPICAL} has shape {typical.shape}")
+        estimator.feature_error_medians_ = typical
         network.load_state_dict(tensors, strict=True)
         estimator.network_ = network.to(estimator.device).eval()
         return estimator

@@ -42,6 +42,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SCORE_CHUNK = 8192
+_TYPICAL = "feature_error_medians"
 
 
 def validation_split(n_rows, validation_fraction, random_state):
@@ -174,6 +175,9 @@ class AutoencoderDetector(BaseEstimator):
         Normal rows trained on and held out.
     history_ : dict
         Per-epoch training and validation loss.
+    feature_error_medians_ : ndarray of shape (n_models, n_features)
+        Median squared reconstruction error of each feature on each model's
+        own validation rows; per-record explanations are relative to it.
 
     Examples
     --------
@@ -244,6 +248,9 @@ class AutoencoderDetector(BaseEstimator):
         self.network_.eval()
 
         val_scores = self._errors(tensor[n_train:])
+        self.feature_error_medians_ = self.network_.median_feature_errors(
+            tensor, val_rows
+        )
         self.n_train_rows_ = n_train
         self.n_validation_rows_ = len(val_idx)
         self.threshold_ = self._choose_threshold(val_scores)
@@ -386,7 +393,9 @@ class AutoencoderDetector(BaseEstimator):
         }
         if hasattr(self, "feature_names_in_"):
             config["feature_names_in"] = [str(c) for c in self.feature_names_in_]
-        return config, dict(self.network_.state_dict())
+        tensors = dict(self.network_.state_dict())
+        tensors[_TYPICAL] = torch.from_numpy(self.feature_error_medians_)
+        return config, tensors
 
     @classmethod
     def _from_state(cls, config, tensors):
@@ -419,6 +428,11 @@ class AutoencoderDetector(BaseEstimator):
             raise ValueError("validation_fpr must lie in [0, 1]")
         network = AutoencoderStack(1, estimator.n_features_in_,
                                    estimator.hidden_layers_, estimator.activation_)
+        tensors = dict(tensors)
+        typical = tensors.pop(_TYPICAL).double().numpy()
+        if typical.shape != (network.n_models, estimator.n_features_in_):
+            raise ValueError(f"{_TYPICAL} has shape {typical.shape}")
+        estimator.feature_error_medians_ = typical
         network.load_state_dict(tensors, strict=True)
         estimator.network_ = network.to(estimator.device).eval()
         return estimator

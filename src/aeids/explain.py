@@ -260,11 +260,11 @@ def _reconstruct(network, X, member, device):
 
 
 def _floored(typical):
-    # A feature the model always reconstructs perfectly would make any error
-    # on it look infinite; floor each member's typical errors at a thousandth
-    # of its mean.
-    floor = 1e-3 * typical.mean(axis=1, keepdims=True) + 1e-12
-    return np.maximum(typical, floor)
+    # A feature the model always reconstructs perfectly (a rare one-hot
+    # value) would make any error on it look enormous: each member's typical
+    # errors are smoothed by adding their mean, so such features weigh at
+    # most 1 / mean and habitually badly reconstructed ones are discounted.
+    return typical + typical.mean(axis=1, keepdims=True) + 1e-12
 
 
 def _member_names(model):

@@ -9,6 +9,7 @@ its own gradients: the K networks share no parameters.
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -221,13 +222,47 @@ class AutoencoderStack(nn.Module):
         -------
         Tensor of shape (B,)
         """
+        return self.member_feature_errors(x, k).mean(dim=1)
+
+    def member_feature_errors(self, x, k):
+        """Squared reconstruction error per feature of rows ``x`` under model ``k``.
+
+        Returns
+        -------
+        Tensor of shape (B, n_features)
+        """
         out = x
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
             out = torch.addmm(bias[k], out, weight[k])
             if i < last:
                 out = self._act(out)
-        return (out - x).pow(2).mean(dim=1)
+        return (out - x).pow(2)
+
+    @torch.no_grad()
+    def median_feature_errors(self, x, rows):
+        """Median squared error per feature of each model on its own rows.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n_samples, n_features)
+        rows : list of K int arrays
+            Rows of ``x`` belonging to each model (its validation rows).
+
+        Returns
+        -------
+        ndarray of shape (K, n_features)
+            A model without rows gets the median over the other models.
+        """
+        out = np.full((self.n_models, self.n_features), np.nan)
+        for k, index in enumerate(rows):
+            if len(index):
+                errors = self.member_feature_errors(x[torch.from_numpy(index)], k)
+                out[k] = errors.median(dim=0).values.double().cpu().numpy()
+        missing = np.isnan(out).all(axis=1)
+        if missing.any() and not missing.all():
+            out[missing] = np.nanmedian(out[~missing], axis=0)
+        return np.nan_to_num(out, nan=1.0)
 
     def member(self, k):
         """Return autoencoder ``k`` as a standalone ``nn.Sequential`` copy."""
