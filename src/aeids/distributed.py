@@ -11,8 +11,9 @@ scores or trains by itself.
   The output equals :func:`aeids.pipeline.predict_file`'s row for row.
 * :func:`train_on` routes the training loop of
   :class:`~aeids.AutoencoderClassifier` to the workers, one class per task,
-  while splitting, calibration and everything else stay on the client; the
-  model equals the single-machine one trained with the same seed.
+  while splitting, margin fine-tuning, calibration and everything else stay
+  on the client; the model equals the single-machine one trained with the
+  same seed.
 
 Dask and distributed are the optional extra ``aeids[dask]``; this module
 imports them only when called. Input and output paths must be visible at the
@@ -444,9 +445,9 @@ def train_on(client=None):
     class's shuffles and initial weights depend on its own seed alone.
 
     Works for :meth:`AutoencoderClassifier.fit` and
-    :func:`aeids.pipeline.train_model`; ``margin_weight > 0`` couples the
-    classes and is refused when its fine-tuning starts (use
-    :func:`fit_distributed` to have it refused before any training).
+    :func:`aeids.pipeline.train_model`. The margin fine-tuning
+    (``margin_weight > 0``) trains every autoencoder on every class's rows,
+    so it runs on the client after the classes come back, as on one machine.
 
     Parameters
     ----------
@@ -463,7 +464,7 @@ def fit_distributed(estimator, X, y, *, client=None):
     Parameters
     ----------
     estimator : AutoencoderClassifier
-        Unfitted; ``margin_weight`` must be 0.
+        Unfitted.
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     client : distributed.Client or None, default=None
@@ -473,23 +474,17 @@ def fit_distributed(estimator, X, y, *, client=None):
     estimator : AutoencoderClassifier
         Fitted, equal within float tolerance to ``estimator.fit(X, y)``.
     """
-    if getattr(estimator, "margin_weight", 0) > 0:
-        raise ConfigError(_MARGIN_MESSAGE)
     with train_on(client):
         return estimator.fit(X, y)
-
-
-_MARGIN_MESSAGE = (
-    "margin_weight > 0 fine-tunes every autoencoder on the other classes' rows, "
-    "so classes cannot train apart on a cluster; set margin_weight=0 or train "
-    "on one machine."
-)
 
 
 def _train_remote(client, stack, X, train_rows, val_rows, config, margins=None,
                   callback=None):
     if margins is not None and config.margin_weight > 0:
-        raise ConfigError(_MARGIN_MESSAGE)
+        # The margin couples the classes: fine-tune here, where every row is.
+        with stack_trainer(None):
+            return train_stack(stack, X, train_rows, val_rows, config,
+                               margins=margins, callback=callback)
     config = replace(config, steps_per_epoch=steps_per_epoch(
         train_rows, config.batch_size))
     data = X.detach().cpu().numpy()
