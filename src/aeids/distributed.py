@@ -128,7 +128,7 @@ def _client(client):
 
 
 def score_dataframe(model, path, *, client=None, blocksize="64 MiB",
-                    chunk_rows=200_000):
+                    chunk_rows=50_000):
     """Predictions for every record of a file or glob, as a Dask DataFrame.
 
     Parameters
@@ -142,7 +142,7 @@ def score_dataframe(model, path, *, client=None, blocksize="64 MiB",
     blocksize : str or int, default="64 MiB"
         Size of a partition: bytes of a plain CSV file, uncompressed bytes of
         Parquet row groups. A gzip file is always one partition.
-    chunk_rows : int, default=200_000
+    chunk_rows : int, default=50_000
         Records read at a time inside a partition. The first ``chunk_rows``
         records of each file fix its column types, as in
         :func:`aeids.pipeline.predict_file`.
@@ -164,7 +164,7 @@ def score_dataframe(model, path, *, client=None, blocksize="64 MiB",
 
 
 def predict_file(model, path, out, *, client=None, blocksize="64 MiB",
-                 chunk_rows=200_000, progress=None):
+                 chunk_rows=50_000, progress=None):
     """Score a file or glob on the cluster into a directory of part files.
 
     The parts are written by the workers into a staging directory beside
