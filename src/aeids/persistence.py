@@ -18,6 +18,7 @@ leaves any previous model intact.
 """
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -230,11 +231,26 @@ def _estimator_class(kind, path):
 
 
 def _write_json(path, payload):
-    text = json.dumps(payload, indent=1, allow_nan=False, default=_jsonable)
+    text = json.dumps(_finite(payload), indent=1, allow_nan=False,
+                      default=_jsonable)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _finite(value):
+    # JSON has no NaN or infinity: an undefined number (a loss never
+    # measured, a metric without both classes) is stored as null.
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _jsonable(value):
