@@ -101,8 +101,8 @@ def encode(features, train, test, options):
 def make_baseline(name, seed):
     if name == "LightGBM, balanced":
         return LGBMClassifier(class_weight="balanced", random_state=seed,
-                              n_jobs=2, verbose=-1)
-    return RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=2)
+                              n_jobs=1, verbose=-1)
+    return RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
 
 
 def evaluate_seed(features, labels, seed, variants, epochs):
@@ -234,12 +234,16 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS),
                         choices=list(DATASETS))
     parser.add_argument("--no-leave-one-out", action="store_true")
+    parser.add_argument("--only-leave-one-out", action="store_true")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; on a busy machine more than one "
+                        "can be several times slower")
     parser.add_argument("--out", type=Path, help="also write the Markdown here")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     warnings.simplefilter("ignore", AeidsWarning)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
 
     seeds = 1 if args.quick else args.seeds
     max_rows, epochs = (6000, 3) if args.quick else (None, None)
@@ -249,10 +253,11 @@ def main(argv=None):
         "quality": {}, "leave_one_out": {}}
     for dataset in args.datasets:
         features, labels = load(dataset, max_rows)
-        report["quality"][dataset] = [
-            evaluate_seed(features, labels, seed, AEIDS_VARIANTS, epochs)
-            for seed in range(seeds)
-        ]
+        if not args.only_leave_one_out:
+            report["quality"][dataset] = [
+                evaluate_seed(features, labels, seed, AEIDS_VARIANTS, epochs)
+                for seed in range(seeds)
+            ]
         if not args.no_leave_one_out and dataset != "CIC-IDS2017 sample":
             report["leave_one_out"][dataset] = leave_one_out(
                 features, labels, 0, epochs, max_classes=2 if args.quick else None

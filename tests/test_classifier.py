@@ -25,8 +25,8 @@ needs_data = pytest.mark.skipif(
 
 FAST = dict(max_epochs=20, margin_epochs=5, batch_size=64, hidden_layers=[32, 16, 6])
 # Macro-F1 over DoS, Probe, R2L, U2R and normal on held-out rows; the trained
-# per-class models reach 0.6 and above on this slice.
-F1_FLOOR = 0.5
+# per-class models reach about 0.75 on this slice, the shared network 0.10.
+F1_FLOOR = 0.6
 
 
 class SharedWeights(AutoencoderClassifier):
