@@ -141,7 +141,9 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         n_classes = len(self.classes_)
         train_idx, val_idx = self._split(codes)
         X_train, codes_train = self._oversample(X[train_idx], codes[train_idx])
-        data = np.concatenate([X_train, X[val_idx]]).astype(np.float32)
+        # One float32 matrix for all classes; rows are taken by index from it.
+        data = np.concatenate([X_train, X[val_idx]]).astype(np.float32,
+                                                           copy=False)
         tensor = torch.from_numpy(data).to(self.device)
         n_train = len(X_train)
         train_rows = [np.flatnonzero(codes_train == k) for k in range(n_classes)]
