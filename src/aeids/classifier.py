@@ -11,13 +11,12 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .calibration import METHODS, ErrorCalibrator
 from .exceptions import ConfigError, DataError, DataWarning
-from .network import AutoencoderStack, resolve_layers
+from .network import AutoencoderStack, export_stack, import_stack, resolve_layers
 from .training import TrainingConfig, train_stack
 
 logger = logging.getLogger(__name__)
 
 SCORE_CHUNK = 8192
-_TYPICAL = "feature_error_medians"
 AMBIGUITY_WEIGHT = 4.0
 
 
@@ -451,9 +450,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
             "calibration": self.calibrator_.to_state(),
             "history": self.history_,
         }
-        tensors = dict(self.network_.state_dict())
-        tensors[_TYPICAL] = torch.from_numpy(self.feature_error_medians_)
-        return config, tensors
+        return config, export_stack(self.network_, self.feature_error_medians_)
 
     @classmethod
     def _from_state(cls, config, tensors):
@@ -472,14 +469,10 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         if not (len(estimator.thresholds_) == n_classes
                 == len(estimator.calibrator_.location_)):
             raise ValueError("classes, thresholds and calibration differ in length")
-        network = AutoencoderStack(n_classes, estimator.n_features_in_,
-                                   estimator.hidden_layers_, estimator.activation_)
-        tensors = dict(tensors)
-        typical = tensors.pop(_TYPICAL).double().numpy()
-        if typical.shape != (network.n_models, estimator.n_features_in_):
-            raise ValueError(f"{_TYPICAL} has shape {typical.shape}")
-        estimator.feature_error_medians_ = typical
-        network.load_state_dict(tensors, strict=True)
+        network, estimator.feature_error_medians_ = import_stack(
+            tensors, n_classes, estimator.n_features_in_, estimator.hidden_layers_,
+            estimator.activation_,
+        )
         estimator.network_ = network.to(estimator.device).eval()
         return estimator
 

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .exceptions import ConfigError, DataError, DataWarning
 from .metrics import detection_metrics
-from .network import AutoencoderStack, resolve_layers
+from .network import AutoencoderStack, export_stack, import_stack, resolve_layers
 from .training import TrainingConfig, train_stack
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SCORE_CHUNK = 8192
-_TYPICAL = "feature_error_medians"
 
 
 def validation_split(n_rows, validation_fraction, random_state):
@@ -393,9 +392,7 @@ class AutoencoderDetector(BaseEstimator):
         }
         if hasattr(self, "feature_names_in_"):
             config["feature_names_in"] = [str(c) for c in self.feature_names_in_]
-        tensors = dict(self.network_.state_dict())
-        tensors[_TYPICAL] = torch.from_numpy(self.feature_error_medians_)
-        return config, tensors
+        return config, export_stack(self.network_, self.feature_error_medians_)
 
     @classmethod
     def _from_state(cls, config, tensors):
@@ -426,14 +423,10 @@ class AutoencoderDetector(BaseEstimator):
             raise ValueError("threshold must be finite")
         if not 0 <= estimator.validation_fpr_ <= 1:
             raise ValueError("validation_fpr must lie in [0, 1]")
-        network = AutoencoderStack(1, estimator.n_features_in_,
-                                   estimator.hidden_layers_, estimator.activation_)
-        tensors = dict(tensors)
-        typical = tensors.pop(_TYPICAL).double().numpy()
-        if typical.shape != (network.n_models, estimator.n_features_in_):
-            raise ValueError(f"{_TYPICAL} has shape {typical.shape}")
-        estimator.feature_error_medians_ = typical
-        network.load_state_dict(tensors, strict=True)
+        network, estimator.feature_error_medians_ = import_stack(
+            tensors, 1, estimator.n_features_in_, estimator.hidden_layers_,
+            estimator.activation_,
+        )
         estimator.network_ = network.to(estimator.device).eval()
         return estimator
 

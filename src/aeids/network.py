@@ -139,7 +139,8 @@ class AutoencoderStack(nn.Module):
                   n_features]
         self.widths = widths
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.empty(n_models, a, b)) for a, b in zip(widths, widths[1:])
+            nn.Parameter(torch.empty(n_models, a, b))
+            for a, b in zip(widths, widths[1:])
         )
         self.biases = nn.ParameterList(
             nn.Parameter(torch.empty(n_models, 1, b)) for b in widths[1:]
@@ -277,3 +278,45 @@ class AutoencoderStack(nn.Module):
             if i < last:
                 layers.append(ACTIVATIONS[self.activation]())
         return nn.Sequential(*layers)
+
+
+TYPICAL_ERRORS = "feature_error_medians"
+
+
+def export_stack(stack, typical_errors):
+    """Tensors to store for a trained stack and its typical feature errors.
+
+    Parameters
+    ----------
+    stack : AutoencoderStack
+    typical_errors : ndarray of shape (K, n_features)
+        See :meth:`AutoencoderStack.median_feature_errors`.
+
+    Returns
+    -------
+    dict of str to Tensor
+    """
+    tensors = dict(stack.state_dict())
+    tensors[TYPICAL_ERRORS] = torch.from_numpy(np.asarray(typical_errors))
+    return tensors
+
+
+def import_stack(tensors, n_models, n_features, hidden_layers, activation):
+    """Rebuild a stack and its typical feature errors from stored tensors.
+
+    Raises ``KeyError`` for a missing tensor, ``ValueError`` or torch's
+    ``RuntimeError`` for tensors of the wrong shape.
+
+    Returns
+    -------
+    stack : AutoencoderStack
+        In evaluation mode.
+    typical_errors : ndarray of shape (n_models, n_features)
+    """
+    stack = AutoencoderStack(n_models, n_features, hidden_layers, activation)
+    tensors = dict(tensors)
+    typical = tensors.pop(TYPICAL_ERRORS).double().numpy()
+    if typical.shape != (n_models, n_features):
+        raise ValueError(f"{TYPICAL_ERRORS} has shape {typical.shape}")
+    stack.load_state_dict(tensors, strict=True)
+    return stack.eval(), typical

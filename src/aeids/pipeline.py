@@ -16,8 +16,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +67,8 @@ def loading_options(profile=None, label=None, drop=(), categorical=None,
     A built-in profile is kept by name; a user's profile is kept whole.
     """
     if isinstance(profile, Profile):
-        stored = profile.name if profile.name in _builtin_names() else _as_dict(profile)
+        stored = (profile.name if profile.name in _builtin_names()
+                  else profile.to_dict())
     else:
         stored = profile
     return {
@@ -388,18 +388,6 @@ def _profile(stored):
         key: tuple(value) if isinstance(value, list) else value
         for key, value in stored.items()
     })
-
-
-def _as_dict(profile):
-    stored = {}
-    for item in fields(profile):
-        value = getattr(profile, item.name)
-        if isinstance(value, Mapping):
-            value = dict(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        stored[item.name] = value
-    return stored
 
 
 def _builtin_names():
