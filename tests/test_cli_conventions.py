@@ -7,20 +7,12 @@ import sys
 
 import pandas as pd
 import pytest
-import torch
 
 from aeids.cli import build_parser, main
 from aeids.datasets import demo_path
 
 COMMANDS = ["train", "evaluate", "predict", "report", "explain", "demo"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

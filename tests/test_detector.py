@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -28,14 +27,6 @@ NSL_KDD = SHARED / "data" / "nsl-kdd" / "KDDTrain+_20Percent.txt"
 # Small and quick: a few epochs give a usable detector on this slice.
 FAST = dict(max_epochs=6, batch_size=256, random_state=0)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks train far faster on one thread, above all on a busy machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,11 @@
 """Per-record explanations on models trained on an NSL-KDD slice."""
 
-import gzip
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from aeids.datasets import demo_path
 from aeids.exceptions import DataError
 from aeids.explain import (
     RELATIVE,
@@ -20,26 +17,16 @@ from aeids.explain import (
     top_features,
 )
 from aeids.pipeline import loading_options, read_table, train_model
+from conftest import demo_head
 
 # Records with services the 2,000-row training slice never saw are expected.
 pytestmark = pytest.mark.filterwarnings("ignore::aeids.UnseenCategoryWarning")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def nsl_slice(tmp_path_factory):
-    """The first 2,000 records of the embedded NSL-KDD file."""
-    path = tmp_path_factory.mktemp("nsl") / "nsl-2000.txt"
-    with gzip.open(demo_path(), "rt") as handle:
-        path.write_text("".join(next(handle) for _ in range(2000)))
-    return path
+    return demo_head(tmp_path_factory.mktemp("nsl"), 2000)
 
 
 @pytest.fixture(scope="module", params=["classify", "detect"])

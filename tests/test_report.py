@@ -1,7 +1,6 @@
 """HTML, Markdown and data reports from small real runs on NSL-KDD."""
 
 import base64
-import gzip
 import io
 import json
 import re
@@ -9,33 +8,20 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from matplotlib.image import imread
 
-from aeids.datasets import demo_path
+from aeids import AutoencoderClassifier
 from aeids.pipeline import loading_options, read_table, train_model
 from aeids.report import build_report, render_html, render_markdown, write_text
+from conftest import demo_head
 
 IMAGE = re.compile(r'<img id="figure-(\w+)"[^>]*src="data:image/png;base64,([^"]+)"')
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks train far faster on one thread, above all on a busy machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def nsl_slice(tmp_path_factory):
-    """The first 3,000 records of the embedded NSL-KDD file (4 categories)."""
-    path = tmp_path_factory.mktemp("nsl") / "nsl-3000.txt"
-    with gzip.open(demo_path(), "rt") as handle:
-        lines = [next(handle) for _ in range(3000)]
-    path.write_text("".join(lines))
-    return path
+    return demo_head(tmp_path_factory.mktemp("nsl"), 3000)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +135,9 @@ def test_training_curves_come_from_the_history(reports):
     assert training["members"] == ["DoS", "Probe", "R2L", "normal"]
     for key in ("train_loss", "val_loss"):
         assert len(training[key]) == 4
-        assert all(len(losses) == 3 for losses in training[key])
+        # 3 epochs, then the margin fine-tuning's epochs.
+        epochs = 3 + AutoencoderClassifier().margin_epochs
+        assert all(len(losses) == epochs for losses in training[key])
     assert reports["detect"]["training"]["members"] == ["normal"]
 
 
