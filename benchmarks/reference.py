@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from aeids import thread_limit
 from aeids.pipeline import loading_options, read_table, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,8 +102,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true",
                         help="replace the section in BENCHMARKS.md")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="thread count (default: every available core)")
     args = parser.parse_args()
-    results = {name: run(*spec) for name, spec in RUNS.items()}
+    with thread_limit(args.threads):
+        results = {name: run(*spec) for name, spec in RUNS.items()}
     text = render(results)
     print(text)
     if args.write:

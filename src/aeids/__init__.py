@@ -13,6 +13,7 @@ The public surface:
 * :func:`train_model`, :func:`evaluate_model`, :func:`predict_file`: the
   command line's steps as functions.
 * :func:`save_model`, :func:`load_model`: model directories without pickle.
+* :func:`thread_limit`: one thread count for torch and the maths libraries.
 """
 
 import logging
@@ -42,6 +43,7 @@ from .pipeline import (
     train_model,
 )
 from .profiles import PROFILES, Profile, get_profile, load_profile
+from .threads import thread_limit
 
 __version__ = "0.1.0"
 
@@ -86,5 +88,6 @@ __all__ = [
     "save_model",
     "score_table",
     "split_table",
+    "thread_limit",
     "train_model",
 ]
