@@ -107,7 +107,7 @@ def main():
     args = parser.parse_args()
     with thread_limit(args.threads):
         results = {name: run(*spec) for name, spec in RUNS.items()}
-    text = render(results)
+        text = render(results)
     print(text)
     if args.write:
         write_section(text)
