@@ -28,10 +28,11 @@ from rich.progress import (
 
 from . import __version__
 from .exceptions import AeidsError, ConfigError
-from .persistence import load_model, save_model
+from .persistence import check_model_path, load_model, save_model
 from .pipeline import (
     evaluate_model,
     loading_options,
+    make_estimator,
     predict_file,
     read_table,
     train_model,
@@ -164,7 +165,7 @@ def build_parser():
                          help="write the explanations as JSON")
 
     demo = _command(commands, "demo",
-                    "train and evaluate on the embedded NSL-KDD 20%% file",
+                    "train and evaluate on the embedded NSL-KDD 20 percent file",
                     DEMO_EXAMPLE, _run_demo)
     demo.add_argument("--model", metavar="DIR",
                       help="keep the trained model here (default: discarded)")
@@ -264,7 +265,8 @@ def _add_training_options(parser):
                        help="encoder widths ending with the bottleneck")
     group.add_argument("--activation", help="relu, tanh, elu, ...")
     group.add_argument("--epochs", type=_positive_int, metavar="N",
-                       help="most training epochs")
+                       help="most training epochs (the classifier's margin "
+                            "fine-tuning adds 10 more)")
     group.add_argument("--batch-size", type=_positive_int, metavar="N")
     group.add_argument("--patience", type=_positive_int, metavar="N",
                        help="epochs without improvement before a class stops")
@@ -279,6 +281,7 @@ def _add_training_options(parser):
 
 
 def _run_train(args, console):
+    check_model_path(args.model)
     loading = loading_options(
         profile=_profile_arg(args.profile), label=args.label, drop=args.drop,
         categorical=args.categorical, bad_cells=args.bad_cells,
@@ -290,7 +293,7 @@ def _run_train(args, console):
     params = _estimator_params(args)
     with (
         _training_cluster(getattr(args, "scheduler", None)),
-        _epoch_progress(console, params.get("max_epochs")) as callback,
+        _epoch_progress(console, _most_epochs(args.mode, params)) as callback,
     ):
         result = train_model(
             table, mode=args.mode, test_size=args.test_size, random_state=args.seed,
@@ -299,7 +302,8 @@ def _run_train(args, console):
             epoch_callback=callback,
         )
     save_model(result.model, args.model)
-    console.print(f"model written to {args.model}")
+    if not getattr(args, "discard_model", False):
+        console.print(f"model written to {args.model}")
     if result.report is not None:
         _emit_report(console, result.report, args.json, "held-out test rows")
 
@@ -421,6 +425,7 @@ def _run_demo(args, console):
     keep = args.model
     with tempfile.TemporaryDirectory() as scratch:
         args.model = keep or str(Path(scratch) / f"demo-{uuid.uuid4().hex[:6]}")
+        args.discard_model = keep is None
         args.data = [str(demo_path())]
         _run_train(args, console)
 
@@ -499,12 +504,20 @@ class _epoch_progress:
 
     def update(self, epoch, history):
         val = history["val_loss"][-1]
-        finite = [v for v in val if v == v]
+        finite = [v for v in val if v is not None and v == v]
         status = f"val loss {sum(finite) / len(finite):.4g}" if finite else ""
-        self.progress.update(self.task, completed=epoch + 1, status=status)
+        self.progress.update(self.task, advance=1, status=status)
 
     def __exit__(self, *exc):
         self.progress.stop()
+
+
+def _most_epochs(mode, params):
+    settings = make_estimator(mode, **params).get_params()
+    total = settings["max_epochs"]
+    if settings.get("margin_weight"):
+        total += settings["margin_epochs"]
+    return total
 
 
 def _profile_arg(value):

@@ -99,12 +99,7 @@ def save_model(model, path):
     Path
         The model directory.
     """
-    path = Path(path)
-    if path.exists() and not _is_model_dir(path):
-        raise AeidsError(
-            f"{path} exists and is not an aeids model directory; choose a new "
-            f"path or remove it first."
-        )
+    path = check_model_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
@@ -114,6 +109,22 @@ def save_model(model, path):
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def check_model_path(path):
+    """Refuse, before any work, a path :func:`save_model` would not write to.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    if path.exists() and not _is_model_dir(path):
+        raise AeidsError(
+            f"{path} exists and is not an aeids model directory; choose a new "
+            f"path or remove it first."
+        )
     return path
 
 

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from sklearn.model_selection import train_test_split
 
 from .classifier import AutoencoderClassifier
-from .exceptions import ConfigError, DataError
+from .exceptions import AeidsError, ConfigError, DataError
 from .features import FeatureEncoder
 from .io import Table, concat_tables, iter_tables, load_table
 from .metrics import classification_metrics, detection_metrics
@@ -276,7 +276,11 @@ def score_table(model, table):
     class (lower fits better). For a detector: ``row``, ``score`` (higher
     means more anomalous) and ``attack`` (1 for attack, 0 for normal).
     """
-    features = model.transform(table.features)
+    try:
+        features = model.transform(table.features)
+    except DataError as exc:
+        raise DataError(f"{table.summary.path}: {exc}", path=table.summary.path,
+                        column=exc.column) from None
     estimator = model.estimator
     out = {"row": table.rows}
     if model.kind == "detector":
@@ -319,6 +323,10 @@ def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
         Records written.
     """
     out = Path(out)
+    if not out.parent.is_dir():
+        raise AeidsError(
+            f"Cannot write {out}: the folder {out.parent} does not exist."
+        )
     staging = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     written = 0
     writer = None
