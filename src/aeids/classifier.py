@@ -16,7 +16,7 @@ from .training import TrainingConfig, train_stack
 
 logger = logging.getLogger(__name__)
 
-SCORE_CHUNK = 8192
+SCORE_CHUNK = 1024  # rows per scoring pass: the stacked activations stay in cache
 AMBIGUITY_WEIGHT = 4.0
 
 

@@ -41,7 +41,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCORE_CHUNK = 8192
+SCORE_CHUNK = 1024  # rows per scoring pass: the stacked activations stay in cache
 
 
 def validation_split(n_rows, validation_fraction, random_state):
