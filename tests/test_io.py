@@ -37,8 +37,8 @@ def test_bad_cell_error_names_file_column_line_value(tmp_path):
     path = write(tmp_path, "sbytes,y\n1,a\n2,a\nabc,b\nx,b\n5,a\n")
     expected = (
         f"{path}, column 'sbytes', line 4: cannot read 'abc' as a number "
-        "(2 such cells in this column); fix the file or pass bad_cells='missing' "
-        "to treat them as missing."
+        "(2 such cells in this column); fix the file, or treat such cells as "
+        "missing (bad_cells='missing'; on the command line --bad-cells missing)."
     )
     with pytest.raises(DataError) as info:
         load_table(path, label="y")
@@ -240,7 +240,7 @@ def test_cic_ids2017():
 
 @needs_data
 def test_edge_iiotset():
-    with pytest.warns(DataWarning, match="1229 rows look shifted"):
+    with pytest.warns(DataWarning, match="1,229 rows look shifted"):
         mitm = load_table(
             DATA / "edge-iiotset" / "MITM_attack.csv", profile="edge-iiotset"
         )

@@ -24,6 +24,7 @@ In :func:`iter_tables` the column types are fixed by the first chunk, and
 duplicates are counted within each chunk.
 """
 
+import difflib
 import logging
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -361,7 +362,7 @@ class _Loader:
         summary.shifted_rows += count
         action = "kept" if self.shifted == "keep" else "dropped"
         _warn(
-            f"{self.path}: {count} rows look shifted by a column (the first at "
+            f"{self.path}: {count:,} rows look shifted by a column (the first at "
             f"{where.place(first)}); they were {action}."
         )
         if self.shifted == "drop":
@@ -376,8 +377,10 @@ class _Loader:
             if not self.require_label:
                 return None, keep
             listed = ", ".join(repr(name) for name in frame.columns)
+            close = difflib.get_close_matches(self.label, list(frame.columns), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise DataError(
-                f"{self.path} has no label column {self.label!r}; the "
+                f"{self.path} has no label column {self.label!r}.{hint} The "
                 f"columns are {listed}.",
                 path=self.path,
                 column=self.label,
@@ -465,8 +468,9 @@ class _Loader:
             value = text.iloc[first]
             raise DataError(
                 f"{self.path}, column {name!r}, {where.place(first)}: cannot read "
-                f"{value!r} as a number ({bad} such cells in this column); fix "
-                "the file or pass bad_cells='missing' to treat them as missing.",
+                f"{value!r} as a number ({bad:,} such cell{'s' * (bad > 1)} in "
+                "this column); fix the file, or treat such cells as missing "
+                "(bad_cells='missing'; on the command line --bad-cells missing).",
                 path=self.path,
                 column=name,
                 line=where.line(first),

@@ -257,7 +257,7 @@ def get_profile(name):
         known = ", ".join(sorted(PROFILES))
         raise ConfigError(
             f"Unknown profile {name!r}; the built-in profiles are {known}, "
-            "or pass a Profile or a TOML file to load_profile."
+            "or give the path of a TOML profile file."
         ) from None
 
 
