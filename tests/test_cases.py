@@ -127,3 +127,18 @@ def test_case11_blank_cells_counted():
 def test_case12_four_features():
     table = load_table(CASES / "case12.csv", label="Label")
     assert table.features.shape == (4, 4)
+
+
+def test_case12_architecture_checked_against_the_feature_count():
+    from aeids import AutoencoderClassifier, ConfigError, FeatureEncoder
+    from aeids.network import resolve_layers
+
+    table = load_table(CASES / "case12.csv", label="Label")
+    X = FeatureEncoder().fit_transform(table.features)
+    assert X.shape[1] == 4
+    two_classes = ["Benign", "Benign", "Brute", "Brute"]
+    wide = AutoencoderClassifier(hidden_layers=[16, 8], max_epochs=1)
+    with pytest.raises(ConfigError, match="bottleneck width 8 .* 4 input features"):
+        wide.fit(X, two_classes)
+    with pytest.raises(ConfigError, match="bottleneck width 4 .* 3 input features"):
+        resolve_layers([4], 3)
