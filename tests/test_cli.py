@@ -142,3 +142,10 @@ def test_usage_error_exits_2(tmp_path):
     status, _, err = run_cli("train", tmp_path / "x.csv")
     assert status == 2
     assert "--model" in err
+
+
+def test_evaluate_on_the_training_file_warns(trained, capsys):
+    _, model = trained
+    assert main(["evaluate", str(model), str(demo_path())]) == 0
+    err = capsys.readouterr().err
+    assert "come from the file the model was trained on" in err

@@ -312,6 +312,7 @@ def _run_evaluate(args, console):
     model = load_model(args.model)
     table = _read(console, args.data, model.loading)
     _print_summary(console, table.summary)
+    _warn_if_training_file(console, model, table)
     if args.html or args.markdown:
         data = _build_report(console, model, table, args)
         report = data["metrics"]
@@ -332,6 +333,18 @@ def _run_report(args, console):
         _write_json_atomically(args.json, data)
         console.print(f"report data written to {args.json}")
     _write_report_files(console, data, args)
+
+
+def _warn_if_training_file(console, model, table):
+    from .report.data import includes_training_rows
+
+    if includes_training_rows(model, table):
+        console.print(
+            "[yellow]warning:[/yellow] these records come from the file the model "
+            "was trained on, so the metrics include training rows and are "
+            "optimistic; the held-out report was printed by train (and is kept "
+            "in the model's metadata.json)."
+        )
 
 
 def _build_report(console, model, table, args):

@@ -78,9 +78,7 @@ def build_report(model, table, *, source=None, model_path=None):
         "training_file": model.metadata.get("loading_summary"),
         "evaluated_file": table.summary.to_dict(),
     }
-    data["includes_training_rows"] = _same_file(
-        data["loading"]["training_file"], table.summary.path
-    )
+    data["includes_training_rows"] = includes_training_rows(model, table)
     data["configuration"] = configuration(model)
     data["versions"] = {
         "training": model.metadata.get("versions") or {},
@@ -263,6 +261,14 @@ def _histogram(groups, extra=None):
         group = np.clip(group[np.isfinite(group)], low, high)
         out[name] = np.histogram(group, bins=edges)[0].tolist()
     return out
+
+
+def includes_training_rows(model, table):
+    """Whether ``table`` was read from the file the model was trained on.
+
+    Metrics on such a file include the training rows and are optimistic.
+    """
+    return _same_file(model.metadata.get("loading_summary"), table.summary.path)
 
 
 def _same_file(training_summary, path):
