@@ -530,8 +530,8 @@ def _warn(message):
 def concat_tables(parts):
     """Stack tables read with the same options, in order, into one table.
 
-    The summaries are merged into the first one's; ``rows`` keep their
-    positions within their own files.
+    The summaries are merged into the first one's, whose ``path`` then names
+    every file; ``rows`` keep their positions within their own files.
     """
     if not parts:
         raise DataError("There are no tables to combine.")
@@ -548,6 +548,8 @@ def concat_tables(parts):
     summary = parts[0].summary
     for part in parts[1:]:
         summary.merge(part.summary)
+    if len({part.summary.path for part in parts}) > 1:
+        summary.path = ", ".join(part.summary.path for part in parts)
     labels = (
         None
         if parts[0].labels is None
