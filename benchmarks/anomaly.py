@@ -43,6 +43,7 @@ from aeids.features import FeatureEncoder
 from aeids.io import load_table
 from aeids.metrics import detection_metrics
 from aeids.profiles import get_profile
+from benchmarks_md import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -209,17 +210,6 @@ def render(results, quick, command):
     return "\n".join(lines) + "\n"
 
 
-def write_section(section, path=ROOT / "BENCHMARKS.md"):
-    """Replace this benchmark's section of ``path``, leaving the others alone."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        tail = text[end + 1:] if end >= 0 else ""
-        text = text[:start] + section + ("\n" + tail if tail else "")
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv=None):
@@ -243,7 +233,7 @@ def main(argv=None):
     section = render(results, args.quick, command.strip())
     print(section)
     if args.write:
-        write_section(section)
+        write_section(HEADING, section)
 
 
 if __name__ == "__main__":

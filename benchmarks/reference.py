@@ -26,6 +26,7 @@ import torch
 
 from aeids import thread_limit
 from aeids.pipeline import loading_options, read_table, train_model
+from benchmarks_md import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -88,16 +89,6 @@ def machine():
     return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
-def write_section(text, path=ROOT / "BENCHMARKS.md"):
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"## Reference runs\n.*?(?=\n## |\Z)", re.S)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text.rstrip() + "\n", current)
-    else:
-        updated = current.rstrip() + "\n\n" + text
-    path.write_text(updated)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true",
@@ -110,7 +101,7 @@ def main():
         text = render(results)
     print(text)
     if args.write:
-        write_section(text)
+        write_section("## Reference runs", text)
 
 
 if __name__ == "__main__":

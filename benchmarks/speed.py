@@ -52,6 +52,7 @@ from aeids.persistence import save_model
 from aeids.pipeline import loading_options, train_model
 from aeids.threads import available_cores, thread_limit
 from aeids.training import TrainingConfig, _Stream, steps_per_epoch, train_stack
+from benchmarks_md import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 UNSW = ROOT.parent / "shared" / "data" / "unsw-nb15" / "UNSW_NB15_82k.csv.gz"
@@ -353,17 +354,6 @@ def render(r, command):
     return "\n".join(lines) + "\n"
 
 
-def write_section(section, path=ROOT / "BENCHMARKS.md"):
-    """Replace this benchmark's section of ``path``, leaving the others alone."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        tail = text[end + 1:] if end >= 0 else ""
-        text = text[:start] + section + ("\n" + tail if tail else "")
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv=None):
@@ -385,7 +375,7 @@ def main(argv=None):
     section = render(results, command.strip())
     print(section)
     if args.write:
-        write_section(section)
+        write_section(HEADING, section)
 
 
 if __name__ == "__main__":

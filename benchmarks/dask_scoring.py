@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/distributed.py [--rows 5000000] [--workers 2] [--write]
+    python benchmarks/dask_scoring.py [--rows 5000000] [--workers 2] [--write]
 
 The UNSW-NB15 file (../shared/data) is repeated into a plain CSV of at least
 ``--rows`` records under /tmp (written at run time, never committed; deleted
@@ -22,26 +22,21 @@ import gzip
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, where its own
-# name would hide the distributed package.
-sys.path = [p for p in sys.path
-            if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from aeids import distributed as ad  # noqa: E402
-from aeids.pipeline import (  # noqa: E402
+from aeids import distributed as ad
+from aeids.pipeline import (
     loading_options,
     predict_file,
     read_table,
     train_model,
 )
+from benchmarks_md import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 UNSW = ROOT.parent / "shared" / "data" / "unsw-nb15" / "UNSW_NB15_82k.csv.gz"
@@ -127,7 +122,7 @@ def markdown(result):
     return "\n".join([
         HEADING,
         "",
-        f"`python benchmarks/distributed.py`: {result['rows']:,} UNSW-NB15 records "
+        f"`python benchmarks/dask_scoring.py`: {result['rows']:,} UNSW-NB15 records "
         f"(the 82,332-record file repeated; {result['bytes'] / 2**30:.2f} GiB of "
         f"plain CSV in /tmp), scored by a classifier trained 3 epochs on a fifth "
         f"of the original file; output Parquet.",
@@ -153,17 +148,6 @@ def markdown(result):
     ])
 
 
-def write_section(section, path=ROOT / "BENCHMARKS.md"):
-    """Replace this benchmark's section of ``path``, leaving the others alone."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        tail = text[end + 1:] if end >= 0 else ""
-        text = text[:start] + section + ("\n" + tail if tail else "")
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv=None):
@@ -179,7 +163,7 @@ def main(argv=None):
     section = markdown(run(args.rows, args.workers, args.blocksize))
     print(section)
     if args.write:
-        write_section(section)
+        write_section(HEADING, section)
 
 
 if __name__ == "__main__":
