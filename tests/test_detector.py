@@ -206,14 +206,35 @@ class _IgnoresLabels(AutoencoderDetector):
         return super().fit(X)
 
 
+# Float32 matrix products may round a row differently when it is scored in
+# a batch of another size (a last-bit difference, seen on some CPUs), which
+# scikit-learn's subset check flags at rtol=1e-7; the test below holds the
+# same invariance to float32 precision.
+_FLOAT32_ROUNDING = {
+    "check_methods_subset_invariance": "float32 products round by batch size",
+}
+
+
 def test_scikit_learn_estimator_checks():
-    # Every check runs; only check_array_api_input skips itself (it needs
-    # SCIPY_ARRAY_API set). target_fpr=0.25 keeps the tiny check data sets
-    # from warning that they are too small for a 1% rate.
+    # Every other check runs; only check_array_api_input skips itself (it
+    # needs SCIPY_ARRAY_API set). target_fpr=0.25 keeps the tiny check data
+    # sets from warning that they are too small for a 1% rate.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(
-            _IgnoresLabels(max_epochs=2, target_fpr=0.25), on_fail=None
+            _IgnoresLabels(max_epochs=2, target_fpr=0.25), on_fail=None,
+            expected_failed_checks=_FLOAT32_ROUNDING,
         )
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert failed == []
+
+
+def test_scores_do_not_depend_on_the_batch():
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 6)).astype(np.float32)
+    detector = AutoencoderDetector(max_epochs=2, target_fpr=0.05).fit(X)
+    whole = detector.decision_function(X)
+    parts = np.concatenate([detector.decision_function(X[i:i + 7])
+                            for i in range(0, len(X), 7)])
+    np.testing.assert_allclose(parts, whole, rtol=1e-5)
+    np.testing.assert_array_equal(detector.predict(X[:50]), detector.predict(X)[:50])
