@@ -51,7 +51,10 @@ def test_shares_sum_to_one(run):
     assert parts["shares"].shape == X.shape
     assert np.all(parts["shares"] >= 0)
     np.testing.assert_allclose(parts["shares"].sum(axis=1), 1, rtol=1e-9)
-    np.testing.assert_allclose(parts["score"], parts["squared"].mean(axis=1))
+    weights = getattr(run.model.estimator, "feature_weights_", None)
+    weighted = parts["squared"] if weights is None else (
+        parts["squared"] * weights[parts["member"]])
+    np.testing.assert_allclose(parts["score"], weighted.mean(axis=1))
     # Fitting stores each member's typical error per feature.
     assert parts["relative"]
     assert run.model.estimator.feature_error_medians_.shape == (

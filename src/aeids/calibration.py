@@ -32,10 +32,13 @@ gained nothing (0.440-0.449).
 
 import numpy as np
 import torch
+from sklearn.metrics import f1_score
 
 from .exceptions import ConfigError
 
 METHODS = ("fitted", "raw")
+ERRORS = ("auto", "mse", "scaled")
+FEATURE_FLOOR = 0.1
 _EPS = 1e-12
 _MAD_TO_SD = 1.4826
 
@@ -172,3 +175,70 @@ def _fit_affine(logs, codes, location, scale, l2=1e-3, steps=200):
         optimizer.step(closure)
     slope = torch.exp(log_slope).detach().numpy()
     return slope, offset.detach().numpy()
+
+
+def scaled_weights(feature_errors, floor=FEATURE_FLOOR):
+    """Per-feature weights that turn squared errors into scaled errors.
+
+    Model k's weight for feature j is ``1 / max(v_kj, floor * mean_j v_kj)``,
+    where ``v_kj`` is that model's mean squared error of feature j on its own
+    class's training rows. A feature the class's model reconstructs almost
+    exactly then weighs heavily: a record that breaks it fits the class
+    badly, however well it fits the other features. The floor keeps a
+    feature that never varies in a class from dominating every other.
+
+    Parameters
+    ----------
+    feature_errors : ndarray of shape (K, n_features)
+        ``v``; a row of NaN (a model without rows) gets weights of 1.
+    floor : float, default=0.1
+
+    Returns
+    -------
+    ndarray of shape (K, n_features)
+    """
+    errors = np.asarray(feature_errors, dtype=np.float64)
+    known = np.isfinite(errors).all(axis=1)
+    weights = np.ones_like(errors)
+    rows = errors[known]
+    floors = np.maximum(floor * rows.mean(axis=1, keepdims=True), _EPS)
+    weights[known] = 1.0 / np.maximum(rows, floors)
+    return weights
+
+
+def cross_validated_f1(errors, codes, method, random_state=0):
+    """Macro-F1 of the calibrated argmin in a two-fold split of validation rows.
+
+    Each class's rows are split in two halves; a calibrator fitted on one
+    half assigns the rows of the other, and the macro-F1 of all assignments
+    is returned. Used to choose how errors are measured, on rows no model
+    was trained on.
+
+    Parameters
+    ----------
+    errors : ndarray of shape (n_val, K)
+        Errors of every model on every validation row.
+    codes : ndarray of shape (n_val,)
+        Class index of each row.
+    method : {"fitted", "raw"}
+    random_state : int, default=0
+
+    Returns
+    -------
+    float
+    """
+    rng = np.random.default_rng(random_state)
+    fold = np.zeros(len(codes), dtype=bool)
+    for k in np.unique(codes):
+        rows = rng.permutation(np.flatnonzero(codes == k))
+        fold[rows[::2]] = True
+    predicted = np.empty(len(codes), dtype=int)
+    n_models = errors.shape[1]
+    for held_out in (fold, ~fold):
+        fit_rows = ~held_out
+        own = [errors[fit_rows & (codes == k), k] for k in range(n_models)]
+        calibrator = ErrorCalibrator(method).fit(
+            own, errors[fit_rows], codes[fit_rows]
+        )
+        predicted[held_out] = calibrator.transform(errors[held_out]).argmin(axis=1)
+    return f1_score(codes, predicted, average="macro", labels=np.unique(codes))

@@ -9,13 +9,20 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .calibration import METHODS, ErrorCalibrator
+from .calibration import (
+    ERRORS,
+    METHODS,
+    ErrorCalibrator,
+    cross_validated_f1,
+    scaled_weights,
+)
 from .exceptions import ConfigError, DataError, DataWarning
 from .network import AutoencoderStack, export_stack, import_stack, resolve_layers
 from .training import TrainingConfig, train_stack
 
 logger = logging.getLogger(__name__)
 
+FEATURE_WEIGHTS = "feature_weights"
 SCORE_CHUNK = 1024  # rows per scoring pass: the stacked activations stay in cache
 AMBIGUITY_WEIGHT = 4.0
 
@@ -57,6 +64,17 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
     calibration : {"fitted", "raw"}, default="fitted"
         How errors are made comparable across classes (see
         :mod:`aeids.calibration`); ``"raw"`` is the plain argmin of errors.
+    error : {"auto", "mse", "scaled"}, default="auto"
+        How a record's reconstruction error is measured. ``"mse"``: the mean
+        squared error over features. ``"scaled"``: each feature's squared
+        error divided by how well that class's model reconstructs the
+        feature on its own training rows (see
+        :func:`~aeids.calibration.scaled_weights`), so that breaking what a
+        class always gets right costs most. ``"auto"`` keeps whichever of
+        the two gives the higher macro-F1 in a two-fold split of the
+        validation rows. On the CIC-IDS2017 sample ``"scaled"`` raised test
+        macro-F1 from 0.70 to 0.81 (one seed); on UNSW-NB15 it lowered it
+        from 0.45 to 0.43, and ``"auto"`` kept ``"mse"`` there.
     unknown_rate : float or None, default=None
         Target share of each class's own rows rejected as unknown (see
         :meth:`unknown_score`); ``None`` never rejects.
@@ -91,6 +109,14 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         rejecting).
     history_ : dict
         Per-epoch training and validation loss of every class.
+    error_ : str
+        The error measure in use, ``"mse"`` or ``"scaled"``.
+    error_scores_ : dict
+        Validation macro-F1 of each candidate measure (with
+        ``error="auto"``; empty otherwise).
+    feature_weights_ : ndarray of shape (n_classes, n_features)
+        Weight of each feature's squared error under each class's model (all
+        ones for ``"mse"``).
     feature_error_medians_ : ndarray of shape (n_models, n_features)
         Median squared reconstruction error of each feature on each model's
         own validation rows; per-record explanations are relative to it.
@@ -98,7 +124,8 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_layers="auto", activation=None, max_epochs=60,
                  batch_size=256, learning_rate=1e-3, patience=5, stop_loss=None,
-                 validation_fraction=0.2, calibration="fitted", unknown_rate=None,
+                 validation_fraction=0.2, calibration="fitted", error="auto",
+                 unknown_rate=None,
                  unknown_label="unknown", margin_weight=1.0, margin_factor=2.0,
                  margin_epochs=10, oversample=None, random_state=0, device="cpu"):
         self.hidden_layers = hidden_layers
@@ -110,6 +137,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.stop_loss = stop_loss
         self.validation_fraction = validation_fraction
         self.calibration = calibration
+        self.error = error
         self.unknown_rate = unknown_rate
         self.unknown_label = unknown_label
         self.margin_weight = margin_weight
@@ -159,21 +187,47 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
             self.activation_, seeds=seeds.tolist(),
         ).to(self.device)
         self._train(tensor, train_rows, val_rows, epoch_callback)
+        self.network_.eval()
 
-        own = [self._member_errors(tensor, rows, k) for k, rows in enumerate(val_rows)]
-        val_all = np.concatenate(val_rows)
-        val_errors = self._all_errors(tensor[torch.from_numpy(val_all)])
+        val_x = tensor[torch.from_numpy(np.concatenate(val_rows))]
         val_codes = np.concatenate([np.full(len(r), k) for k, r in enumerate(val_rows)])
+        val_errors = self._choose_error(tensor, train_rows, val_x, val_codes)
+        own = [val_errors[val_codes == k, k] for k in range(n_classes)]
         self.calibrator_ = ErrorCalibrator(self.calibration).fit(
             own, val_errors, val_codes
         )
         val_unknown = _unknown_scores(self.calibrator_.transform(val_errors))
         self.thresholds_ = self._thresholds(val_unknown, val_codes)
-        self.network_.eval()
         self.feature_error_medians_ = self.network_.median_feature_errors(
             tensor, val_rows
         )
         return self
+
+    def _choose_error(self, tensor, train_rows, val_x, val_codes):
+        """Set the error measure and its weights; return the validation errors."""
+        candidates = {"mse": np.ones((len(self.classes_), self.n_features_in_))}
+        if self.error != "mse":
+            fit_errors = self.network_.mean_feature_errors(tensor, train_rows)
+            candidates["scaled"] = scaled_weights(fit_errors)
+        if self.error == "scaled":
+            del candidates["mse"]
+        errors = {name: self._all_errors(val_x, weights)
+                  for name, weights in candidates.items()}
+        self.error_scores_ = {}
+        if len(candidates) > 1:
+            self.error_scores_ = {
+                name: float(cross_validated_f1(e, val_codes, self.calibration,
+                                               self.random_state))
+                for name, e in errors.items()
+            }
+            # Ties keep the plain mean squared error.
+            self.error_ = max(self.error_scores_, key=self.error_scores_.get)
+            logger.info("validation macro-F1 by error measure: %s",
+                        self.error_scores_)
+        else:
+            self.error_ = next(iter(candidates))
+        self.feature_weights_ = candidates[self.error_]
+        return errors[self.error_]
 
     def reconstruction_errors(self, X):
         """Mean squared reconstruction error of every record under every model.
@@ -185,18 +239,22 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Higher means a worse fit.
+            Higher means a worse fit. Squared errors are weighted by
+            ``feature_weights_`` (all ones when ``error_`` is ``"mse"``).
         """
         check_is_fitted(self)
         X = self._validate_predict(X)
-        return self._all_errors(torch.from_numpy(X).to(self.device))
+        return self._all_errors(torch.from_numpy(X).to(self.device),
+                                self.feature_weights_)
 
     @torch.inference_mode()
-    def _all_errors(self, tensor):
+    def _all_errors(self, tensor, feature_weights):
+        weights = torch.as_tensor(feature_weights, dtype=torch.float32,
+                                  device=tensor.device)
         out = np.empty((len(tensor), self.network_.n_models), dtype=np.float64)
         for start in range(0, len(tensor), SCORE_CHUNK):
             batch = tensor[start:start + SCORE_CHUNK]
-            out[start:start + len(batch)] = self.network_.errors(batch).cpu()
+            out[start:start + len(batch)] = self.network_.errors(batch, weights).cpu()
         return out
 
     def calibrated_errors(self, X):
@@ -332,6 +390,10 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
                 f"calibration must be one of {', '.join(METHODS)}; "
                 f"got {self.calibration!r}."
             )
+        if self.error not in ERRORS:
+            raise ConfigError(
+                f"error must be one of {', '.join(ERRORS)}; got {self.error!r}."
+            )
         if self.unknown_rate is not None and not 0 < self.unknown_rate < 1:
             raise ConfigError(
                 f"unknown_rate must lie in (0, 1) or be None; got {self.unknown_rate}."
@@ -448,9 +510,13 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
             "thresholds": [None if not np.isfinite(t) else float(t)
                            for t in self.thresholds_],
             "calibration": self.calibrator_.to_state(),
+            "error": self.error_,
+            "error_scores": self.error_scores_,
             "history": self.history_,
         }
-        return config, export_stack(self.network_, self.feature_error_medians_)
+        tensors = export_stack(self.network_, self.feature_error_medians_)
+        tensors[FEATURE_WEIGHTS] = torch.from_numpy(self.feature_weights_)
+        return config, tensors
 
     @classmethod
     def _from_state(cls, config, tensors):
@@ -465,7 +531,15 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         )
         estimator.calibrator_ = ErrorCalibrator.from_state(config["calibration"])
         estimator.history_ = config["history"]
+        estimator.error_ = str(config["error"])
+        estimator.error_scores_ = dict(config["error_scores"])
         n_classes = len(estimator.classes_)
+        tensors = dict(tensors)
+        estimator.feature_weights_ = tensors.pop(FEATURE_WEIGHTS).double().numpy()
+        if estimator.feature_weights_.shape != (n_classes, estimator.n_features_in_):
+            raise ValueError(
+                f"{FEATURE_WEIGHTS} has shape {estimator.feature_weights_.shape}"
+            )
         if not (len(estimator.thresholds_) == n_classes
                 == len(estimator.calibrator_.location_)):
             raise ValueError("classes, thresholds and calibration differ in length")

@@ -66,7 +66,8 @@ def feature_contributions(model, X):
         ``member`` (int array: the autoencoder each record is explained
         under), ``squared`` (squared error per feature), ``reconstruction``,
         ``shares`` (per row, non-negative, summing to 1), ``score`` (the
-        record's mean squared error; higher means a worse fit),
+        record's reconstruction error as the estimator measures it, with
+        any per-feature weights; higher means a worse fit),
         ``relative`` (bool: shares are relative to typical errors) and, for
         a classifier, ``calibrated`` (calibrated errors of every class).
     """
@@ -85,8 +86,12 @@ def feature_contributions(model, X):
     totals = weights.sum(axis=1, keepdims=True)
     shares = np.divide(weights, totals, out=np.full_like(weights, 1 / X.shape[1]),
                        where=totals > 0)
+    weighted = squared
+    feature_weights = getattr(estimator, "feature_weights_", None)
+    if feature_weights is not None:
+        weighted = squared * feature_weights[member]
     out.update(member=member, squared=squared, reconstruction=reconstruction,
-               shares=shares, score=squared.mean(axis=1),
+               shares=shares, score=weighted.mean(axis=1),
                relative=typical is not None)
     return out
 
@@ -107,8 +112,8 @@ def explain_records(model, table, top=5):
     list of dict
         One per record: ``row`` (0-based position in its file), ``label``
         (or None), ``predicted``, ``explained_under`` (class of the
-        autoencoder used), ``score`` (mean squared reconstruction error;
-        higher means a worse fit), ``relative_to`` and ``features``: a list
+        autoencoder used), ``score`` (reconstruction error as the model
+        measures it; higher means a worse fit), ``relative_to`` and ``features``: a list
         of ``feature`` (encoded name), ``column`` (input column), ``value``
         (the record's input value), ``encoded``, ``reconstruction``,
         ``squared_error`` and ``share``.

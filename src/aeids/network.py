@@ -197,19 +197,24 @@ class AutoencoderStack(nn.Module):
                 x = _IN_PLACE.get(self.activation, self._act)(x)
         return x
 
-    def errors(self, x):
+    def errors(self, x, feature_weights=None):
         """Mean squared reconstruction error of every row under every model.
 
         Parameters
         ----------
         x : Tensor of shape (B, n_features)
+        feature_weights : Tensor of shape (K, n_features) or None
+            Weight of each feature's squared error under each model; None
+            weighs every feature equally.
 
         Returns
         -------
         Tensor of shape (B, K)
         """
-        recon = self.forward(x)
-        return recon.sub_(x).square_().mean(dim=2).T
+        squared = self.forward(x).sub_(x).square_()
+        if feature_weights is not None:
+            squared = squared.mul_(feature_weights.unsqueeze(1))
+        return squared.mean(dim=2).T
 
     def member_errors(self, x, k):
         """Mean squared reconstruction error of rows ``x`` under model ``k``.
@@ -239,6 +244,33 @@ class AutoencoderStack(nn.Module):
             if i < last:
                 out = self._act(out)
         return (out - x).pow(2)
+
+    @torch.no_grad()
+    def mean_feature_errors(self, x, rows, chunk=65536):
+        """Mean squared error per feature of each model on its own rows.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n_samples, n_features)
+        rows : list of K int arrays
+            Rows of ``x`` belonging to each model.
+
+        Returns
+        -------
+        ndarray of shape (K, n_features)
+            NaN for a model without rows.
+        """
+        out = np.full((self.n_models, self.n_features), np.nan)
+        for k, index in enumerate(rows):
+            if len(index) == 0:
+                continue
+            total = torch.zeros(self.n_features, dtype=torch.float64)
+            for start in range(0, len(index), chunk):
+                part = torch.from_numpy(index[start:start + chunk])
+                errors = self.member_feature_errors(x[part], k)
+                total += errors.sum(dim=0).double().cpu()
+            out[k] = (total / len(index)).numpy()
+        return out
 
     @torch.no_grad()
     def median_feature_errors(self, x, rows):

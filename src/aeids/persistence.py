@@ -35,7 +35,7 @@ from .exceptions import AeidsError, ModelFormatError
 from .features import FeatureEncoder
 
 FORMAT = "aeids-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FILES = ("model.json", "preprocessing.json", "metadata.json", "weights.safetensors")
 _PACKAGES = ("aeids", "torch", "numpy", "pandas", "scikit-learn", "safetensors")
 
