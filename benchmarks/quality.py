@@ -47,10 +47,13 @@ MIN_LEFT_OUT_ROWS = 100
 # name -> (FeatureEncoder options, AutoencoderClassifier options)
 AEIDS_VARIANTS = {
     "aeids (default)": ({}, {}),
+    "aeids, MSE error": ({}, {"error": "mse"}),
+    "aeids, scaled error": ({}, {"error": "scaled"}),
     "aeids, no margin fine-tuning": ({}, {"margin_weight": 0.0}),
 }
 RAW = "aeids default, raw argmin"
 SHARED = "shared weights (notebook bug)"
+SHARED_SCALED = "shared weights, scaled error"
 BASELINES = ("LightGBM, balanced", "random forest")
 
 logger = logging.getLogger("quality")
@@ -121,9 +124,13 @@ def evaluate_seed(features, labels, seed, variants, epochs):
     models = [(name, enc, AutoencoderClassifier(random_state=seed, **params))
               for name, (enc, params) in variants.items()]
     # Training longer cannot help it: every class's model is one network.
-    shared = SharedWeightsClassifier(calibration="raw", max_epochs=10,
+    shared = SharedWeightsClassifier(calibration="raw", error="mse", max_epochs=10,
                                      random_state=seed)
     models.append((SHARED, {}, shared))
+    # One network, but each class's own per-feature error weights and
+    # calibration: what class statistics alone tell apart.
+    models.append((SHARED_SCALED, {}, SharedWeightsClassifier(
+        error="scaled", max_epochs=10, random_state=seed)))
     models += [(name, {}, make_baseline(name, seed)) for name in BASELINES]
     for name, options, model in models:
         if epochs and isinstance(model, AutoencoderClassifier):
