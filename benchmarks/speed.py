@@ -51,7 +51,8 @@ from aeids.network import AutoencoderStack, default_layers
 from aeids.persistence import save_model
 from aeids.pipeline import loading_options, train_model
 from aeids.threads import available_cores, thread_limit
-from aeids.training import TrainingConfig, _Stream, steps_per_epoch, train_stack
+from aeids.training import (TrainingConfig, _Stream, make_optimizer, steps_per_epoch,
+                            train_stack)
 from benchmarks_md import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +162,8 @@ def epoch_batched_vs_looped(X, codes, repeats, batch_size=256):
     def looped():
         stack = AutoencoderStack(n_models, X.shape[1], layers)
         members = [stack.member(k) for k in range(n_models)]
-        optimizers = [torch.optim.Adam(m.parameters(), lr=1e-3) for m in members]
+        optimizers = [make_optimizer(m.parameters(), TrainingConfig())
+                      for m in members]
         streams = [_Stream(rows, np.random.default_rng([0, k]))
                    for k, rows in enumerate(train_rows)]
         for _ in range(steps):

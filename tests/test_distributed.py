@@ -162,9 +162,9 @@ def test_fit_distributed_equals_one_process(client, encoded):
     for key in ("best_epoch", "stopped_epoch", "val_loss"):
         np.testing.assert_array_equal(spread.history_[key], alone.history_[key])
     assert len(set(alone.history_["stopped_epoch"])) > 1
-    np.testing.assert_allclose(spread.thresholds_, alone.thresholds_)
+    np.testing.assert_allclose(spread.thresholds_, alone.thresholds_, rtol=1e-6)
     np.testing.assert_allclose(spread.calibrated_errors(X),
-                               alone.calibrated_errors(X), rtol=1e-6)
+                               alone.calibrated_errors(X), rtol=1e-6, atol=1e-5)
     np.testing.assert_array_equal(spread.predict(X), alone.predict(X))
 
 
