@@ -75,6 +75,25 @@ def test_predict_parquet_output(trained, tmp_path):
     assert len(pd.read_parquet(out)) == 25192
 
 
+def test_predict_gzip_output_equals_plain_csv(trained, tmp_path):
+    _, model = trained
+    plain, packed = tmp_path / "p.csv", tmp_path / "p.csv.gz"
+    for out in (plain, packed):
+        assert main(["predict", str(model), str(demo_path()), "--out", str(out),
+                     "--chunk-rows", "10000", "--quiet"]) == 0
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"
+    pd.testing.assert_frame_equal(pd.read_csv(packed), pd.read_csv(plain))
+
+
+def test_predict_refuses_an_output_format_it_cannot_write(trained, tmp_path):
+    _, model = trained
+    status, _, err = run_cli("predict", model, demo_path(), "--out",
+                             tmp_path / "p.xlsx")
+    assert status == 1
+    assert "p.xlsx" in err and ".parquet" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_predict_accepts_reordered_and_extra_columns(trained, tmp_path):
     _, model = trained
     frame = pd.read_csv(demo_path(), header=None).head(200)

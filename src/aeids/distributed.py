@@ -198,13 +198,13 @@ def predict_file(model, path, out, *, client=None, blocksize="64 MiB",
     from dask import delayed
     from distributed import as_completed
 
-    parquet = out.suffix == ".parquet"
-    suffix = ".parquet" if parquet else ".csv"
+    kind = "parquet" if out.suffix == ".parquet" else "csv"
+    suffix = f".{kind}"
     staging = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     try:
         writes = [
-            delayed(_write_part)(part, staging / f"part-{i:05d}{suffix}", parquet)
+            delayed(_write_part)(part, staging / f"part-{i:05d}{suffix}", kind)
             for i, part in enumerate(parts)
         ]
         written = 0
@@ -400,10 +400,10 @@ def _shift(item, start, file):
     return frame
 
 
-def _write_part(frame, target, parquet):
+def _write_part(frame, target, kind):
     if frame is None:
         return 0
-    writer = _Writer(target, parquet=parquet)
+    writer = _Writer(target, kind)
     try:
         writer.write(frame)
     finally:

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -300,7 +301,8 @@ def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
     """Stream ``path`` through the model into the CSV or Parquet file ``out``.
 
     The input is read and scored chunk by chunk, so memory stays bounded
-    whatever the file's size. Results go to a temporary file renamed to
+    whatever the file's size; the next chunk is read in a background thread
+    while the current one is scored. Results go to a temporary file renamed to
     ``out`` at the end: a failure leaves any previous ``out`` intact.
 
     Parameters
@@ -309,7 +311,7 @@ def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
     path : str or Path
         CSV (plain or gzip) or Parquet input.
     out : str or Path
-        Output; Parquet when it ends in ``.parquet``, CSV otherwise.
+        Output; its suffix chooses the format (see :func:`output_format`).
     chunk_rows : int, default=50_000
         Records read and scored at a time; peak memory grows with it.
     progress : callable or None
@@ -323,6 +325,7 @@ def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
         Records written.
     """
     out = Path(out)
+    kind = output_format(out)
     if not out.parent.is_dir():
         raise AeidsError(
             f"Cannot write {out}: the folder {out.parent} does not exist."
@@ -331,10 +334,11 @@ def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
     written = 0
     writer = None
     try:
-        for table in read_table(path, model.loading, require_label=False,
-                                chunk_rows=chunk_rows):
+        tables = read_table(path, model.loading, require_label=False,
+                            chunk_rows=chunk_rows)
+        for table in _read_ahead(tables):
             frame = scorer(model, table)
-            writer = writer or _Writer(staging, parquet=out.suffix == ".parquet")
+            writer = writer or _Writer(staging, kind)
             writer.write(frame)
             written += len(frame)
             if progress is not None:
@@ -351,23 +355,71 @@ def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
     return written
 
 
+def _read_ahead(iterator):
+    """Yield the items of ``iterator`` while the next one is made in a thread.
+
+    At most one item waits ahead; an exception raised making an item is
+    raised here, in order.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aeids-read") as pool:
+        pending = pool.submit(next, iterator, None)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(next, iterator, None)
+            yield item
+
+
+OUTPUT_FORMATS = {".csv": "csv", ".txt": "csv", "": "csv", ".gz": "csv.gz",
+                  ".parquet": "parquet", ".pq": "parquet"}
+
+
+def output_format(path):
+    """The format a predictions file is written in, from its suffix.
+
+    ``.csv``, ``.txt`` or no suffix: CSV; ``.gz`` (``.csv.gz``): gzip CSV;
+    ``.parquet`` or ``.pq``: Parquet. Any other suffix is refused, so that
+    ``predictions.xlsx`` is not silently written as CSV.
+
+    Returns
+    -------
+    {"csv", "csv.gz", "parquet"}
+    """
+    path = Path(path)
+    kind = OUTPUT_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise AeidsError(
+            f"Cannot write {path}: aeids writes predictions as CSV (.csv, "
+            f".csv.gz) or Parquet (.parquet), not {path.suffix!r} files; name "
+            "the output with one of those suffixes."
+        )
+    return kind
+
+
 class _Writer:
-    def __init__(self, path, parquet):
+    """Appends frames to one CSV, gzip CSV or Parquet file."""
+
+    def __init__(self, path, kind):
         self.path = path
-        self.parquet = parquet
-        self.handle = None
+        self.kind = kind
+        self.handle = self.stream = None
 
     def write(self, frame):
         batch = pa.Table.from_pandas(frame, preserve_index=False)
         if self.handle is None:
-            opener = pq.ParquetWriter if self.parquet else pa_csv.CSVWriter
-            self.handle = opener(self.path, batch.schema)
+            if self.kind == "parquet":
+                self.handle = pq.ParquetWriter(self.path, batch.schema)
+            else:
+                compression = "gzip" if self.kind == "csv.gz" else None
+                self.stream = pa.output_stream(self.path, compression=compression)
+                self.handle = pa_csv.CSVWriter(self.stream, batch.schema)
         self.handle.write_table(batch)
 
     def close(self):
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
 
 
 def _labels(table):
