@@ -325,6 +325,15 @@ def render(r, command):
         lines.append(
             f"| {name} | {threads} | {rate:,.0f} | {rate * flops / 1e9:.1f} | "
             f"{rate * flops / peak[threads]:.0%} | {rate / notebook:,.0f}x |")
+    ceiling = peak[r["threads"]] / flops
+    lines += [
+        "",
+        f"Ceiling: at the full `torch.mm` rate on {r['threads']} thread"
+        f"{'s' * (r['threads'] > 1)}, scoring would reach {ceiling:,.0f} rows/s, "
+        f"{ceiling / notebook:,.0f}x the per-row rate measured here"
+        + ("; no batching can reach 1,000x that per-row rate on this machine."
+           if ceiling / notebook < 1000 else "."),
+    ]
     e, b, p = r["epoch"], r["big_epoch"], r["predict"]
     budget = 1.5 * (p["read"] + p["score"])
     small, large = sorted(r["rss"])
