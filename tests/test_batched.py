@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aeids.network import AutoencoderStack
+from aeids.network import AutoencoderStack, default_layers
 from aeids.training import TrainingConfig, _Stream, train_stack
 
 N_MODELS, N_FEATURES = 4, 12
@@ -105,3 +105,12 @@ def test_stopped_class_keeps_its_best_weights():
     later = snapshots[stopped[0] + 1:]
     assert all(torch.equal(s[0][0], final[0][0]) for s in later)
     assert not torch.equal(final[0][1], snapshots[stopped[0]][0][1])
+
+
+def test_default_bottleneck_is_narrower_than_the_input():
+    for n_features in range(2, 300):
+        layers = default_layers(n_features)
+        assert layers[-1] < n_features
+        assert layers == sorted(layers, reverse=True)
+    assert default_layers(1)[-1] == 1
+    assert default_layers(190) == [128, 64, 16]

@@ -63,11 +63,13 @@ def default_layers(n_features):
 
     Two hidden layers and a bottleneck: ``[h, h // 2, b]`` with ``h`` the
     power of two nearest to ``n_features / 2`` (at least 16, at most 256)
-    and ``b`` about an eighth of ``h`` (at least 4).
+    and ``b`` about an eighth of ``h`` (at least 4), but narrower than the
+    input (at least 1), so that no autoencoder can learn to copy its input.
     """
     hidden = 2 ** round(math.log2(max(n_features / 2, 1)))
     hidden = min(max(hidden, 16), 256)
-    return [hidden, hidden // 2, max(hidden // 8, 4)]
+    bottleneck = min(max(hidden // 8, 4), max(n_features - 1, 1))
+    return [hidden, hidden // 2, bottleneck]
 
 
 def resolve_layers(hidden_layers, n_features):
