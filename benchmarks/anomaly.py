@@ -43,7 +43,7 @@ from aeids.features import FeatureEncoder
 from aeids.io import load_table
 from aeids.metrics import detection_metrics
 from aeids.profiles import get_profile
-from benchmarks_md import write_section
+from benchmarks_md import cpu_model, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -147,15 +147,7 @@ def benchmark(names, quick):
 
 
 def machine():
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = cpu_model()
     versions = ", ".join(
         f"{package} {metadata.version(package)}"
         for package in ("torch", "scikit-learn", "pyod")

@@ -36,7 +36,7 @@ from aeids.pipeline import (
     read_table,
     train_model,
 )
-from benchmarks_md import write_section
+from benchmarks_md import cpu_model, memory_gib, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 UNSW = ROOT.parent / "shared" / "data" / "unsw-nb15" / "UNSW_NB15_82k.csv.gz"
@@ -45,16 +45,8 @@ HEADING = "## Distributed scoring"
 
 def machine():
     """CPU model, cores, memory and load of this machine, as a dict."""
-    model = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo", encoding="utf-8") as handle:
-        total_kb = int(handle.readline().split()[1])
-    return {"cpu": model, "cores": os.cpu_count(),
-            "memory_gib": round(total_kb / 2**20, 1),
+    return {"cpu": cpu_model(), "cores": os.cpu_count(),
+            "memory_gib": round(memory_gib(), 1),
             "load": os.getloadavg(), "python": platform.python_version()}
 
 

@@ -16,8 +16,6 @@ BENCHMARKS.md::
 """
 
 import argparse
-import platform
-import re
 import time
 import warnings
 from pathlib import Path
@@ -26,7 +24,7 @@ import torch
 
 from aeids import thread_limit
 from aeids.pipeline import loading_options, read_table, train_model
-from benchmarks_md import write_section
+from benchmarks_md import cpu_model, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -80,13 +78,8 @@ def render(results):
 
 
 def machine():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        cpu = re.search(r"model name\s*:\s*(.+)", text).group(1)
-    except (OSError, AttributeError):
-        pass
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return f"{cpu_model()}, {threads} threads, torch {torch.__version__}"
 
 
 def main():
