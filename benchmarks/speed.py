@@ -51,9 +51,14 @@ from aeids.network import AutoencoderStack, default_layers
 from aeids.persistence import save_model
 from aeids.pipeline import loading_options, train_model
 from aeids.threads import available_cores, thread_limit
-from aeids.training import (TrainingConfig, _Stream, make_optimizer, steps_per_epoch,
-                            train_stack)
-from benchmarks_md import write_section
+from aeids.training import (
+    TrainingConfig,
+    _Stream,
+    make_optimizer,
+    steps_per_epoch,
+    train_stack,
+)
+from benchmarks_md import cpu_model, memory_gib, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 UNSW = ROOT.parent / "shared" / "data" / "unsw-nb15" / "UNSW_NB15_82k.csv.gz"
@@ -74,18 +79,10 @@ def median_time(run, repeats):
 
 def machine():
     """CPU, cores, memory, versions and the load average now."""
-    cpu = platform.processor() or platform.machine()
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo", encoding="utf-8") as handle:
-        kib = int(handle.readline().split()[1])
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": available_cores(),
-        "ram_gib": kib / 2**20,
+        "ram_gib": memory_gib(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
@@ -335,6 +332,11 @@ def render(r, command):
            if ceiling / notebook < 1000 else "."),
     ]
     e, b, p = r["epoch"], r["big_epoch"], r["predict"]
+    # A training row costs about three forward passes of its own model
+    # (forward, then gradients for the inputs and for the weights).
+    step_flops = 3 * flops / r["n_classes"]
+    share = {name: e["rows"] * step_flops / e[name] / peak[r["threads"]]
+             for name in ("batched", "looped")}
     budget = 1.5 * (p["read"] + p["score"])
     small, large = sorted(r["rss"])
     rss_small, rss_large = r["rss"][small][1], r["rss"][large][1]
@@ -346,6 +348,8 @@ def render(r, command):
         f"{e['rows']:,} rows ({e['steps']} steps): batched / loop over separate "
         f"models | {e['batched']:.2f} s / {e['looped']:.2f} s "
         f"({e['looped'] / e['batched']:.1f}x) | >= 3x |",
+        f"| the same, as a share of the `torch.mm` rate (3 forward passes a row) "
+        f"| {share['batched']:.0%} / {share['looped']:.0%} | |",
         f"| one epoch, {b['classes']} classes, {b['rows']:,} rows "
         f"({b['steps']} steps) | {b['seconds']:.1f} s | <= 10 s |",
         f"| `aeids predict` CSV to CSV, {p['rows']:,} rows | {p['predict']:.1f} s "
