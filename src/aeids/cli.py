@@ -134,7 +134,8 @@ def build_parser():
     predict.add_argument("model", metavar="DIR", help="model directory")
     predict.add_argument("data", help="CSV or Parquet file to score")
     predict.add_argument("--out", required=True, metavar="FILE",
-                         help="output file: CSV (.csv, .csv.gz for gzip) or Parquet (.parquet)")
+                         help="output file: CSV (.csv; .csv.gz for gzip) or "
+                              "Parquet (.parquet)")
     predict.add_argument("--chunk-rows", type=_positive_int, default=50_000,
                          metavar="N", help="records read per chunk")
     predict.add_argument("--explain", type=_positive_int, metavar="N",
