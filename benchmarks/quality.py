@@ -5,6 +5,8 @@ Markdown report (accuracy, macro-F1 and per-class F1 as mean and spread over
 seeds, then open-set rejection with one attack class left out of training)::
 
     python benchmarks/quality.py [--quick] [--seeds 3] [--out report.md]
+    python benchmarks/quality.py --only-leave-one-out --loo-seeds 3 \\
+        --loo-variants "aeids (default)" "aeids, MSE error"
 
 Each seed draws its own stratified 70/30 split of every dataset; all models of
 a seed share it. Preprocessing is :class:`aeids.FeatureEncoder` fitted on the
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -47,6 +50,7 @@ TEST_SIZE = 0.3
 UNKNOWN_RATE = 0.05
 MIN_LEFT_OUT_ROWS = 100
 HEADING = "## Classification quality"
+LOO_HEADING = "## Open-set rejection: one attack class left out"
 
 # name -> (FeatureEncoder options, AutoencoderClassifier options)
 AEIDS_VARIANTS = {
@@ -158,42 +162,53 @@ def evaluate_seed(features, labels, seed, variants, epochs):
     return results
 
 
-def leave_one_out(features, labels, seed, epochs, max_classes=None):
-    """Train without one attack class; score rejection of its test rows."""
+def leave_one_out(features, labels, seed, epochs, variants, max_classes=None):
+    """Train without one attack class; score rejection of its test rows.
+
+    Returns {variant: [one dict per left-out class]}.
+    """
     train, test = split(labels, seed)
     X_train, X_test = encode(features, train, test, {})
     counts = {c: int((labels == c).sum()) for c in set(labels)}
     normal = max(counts, key=counts.get)
     attacks = sorted(c for c, n in counts.items()
                      if c != normal and n >= MIN_LEFT_OUT_ROWS)
-    rows = []
+    results = {variant: [] for variant in variants}
     for left_out in attacks[:max_classes]:
         keep = labels[train] != left_out
-        model = AutoencoderClassifier(unknown_rate=UNKNOWN_RATE, random_state=seed)
-        if epochs:
-            model.set_params(max_epochs=min(epochs, model.max_epochs))
-        model.fit(X_train[keep], labels[train][keep])
         is_new = labels[test] == left_out
-        score = model.unknown_score(X_test)
-        rejected = model.predict(X_test) == model.unknown_label
         # A left-out record whose encoded features equal a known training
         # record's cannot be told from it by any score of the features.
         known = {row.tobytes() for row in X_train[keep]}
         twin = np.array([row.tobytes() in known for row in X_test])
         distinct = ~is_new | ~twin
-        rows.append({
-            "left_out": left_out,
-            "n_unknown": int(is_new.sum()),
-            "twin_share": float(twin[is_new].mean()),
-            "auroc": float(roc_auc_score(is_new, score)),
-            "auroc_distinct": (float(roc_auc_score(is_new[distinct],
-                                                   score[distinct]))
-                               if (is_new & distinct).any() else float("nan")),
-            "unknown_rejected": float(rejected[is_new].mean()),
-            "known_rejected": float(rejected[~is_new].mean()),
-        })
-        logger.info("left out %-16s AUROC %.3f", left_out, rows[-1]["auroc"])
-    return rows
+        for variant in variants:
+            model = AutoencoderClassifier(unknown_rate=UNKNOWN_RATE,
+                                          random_state=seed,
+                                          **AEIDS_VARIANTS[variant][1])
+            if epochs:
+                model.set_params(max_epochs=min(epochs, model.max_epochs))
+            model.fit(X_train[keep], labels[train][keep])
+            score = model.unknown_score(X_test)
+            rejected = model.predict(X_test) == model.unknown_label
+            results[variant].append(_rejection(left_out, is_new, twin, distinct,
+                                               score, rejected))
+            logger.info("seed %d %-28s left out %-16s AUROC %.3f", seed, variant,
+                        left_out, results[variant][-1]["auroc"])
+    return results
+
+
+def _rejection(left_out, is_new, twin, distinct, score, rejected):
+    return {
+        "left_out": left_out,
+        "n_unknown": int(is_new.sum()),
+        "twin_share": float(twin[is_new].mean()),
+        "auroc": float(roc_auc_score(is_new, score)),
+        "auroc_distinct": (float(roc_auc_score(is_new[distinct], score[distinct]))
+                           if (is_new & distinct).any() else float("nan")),
+        "unknown_rejected": float(rejected[is_new].mean()),
+        "known_rejected": float(rejected[~is_new].mean()),
+    }
 
 
 def spread(values):
@@ -243,24 +258,50 @@ def render(report):
             support = runs[0][models[0]]["per_class"][label]["support"]
             lines.append(f"| {label} | {support} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["### Leave one attack class out (open-set rejection)", "",
-              f"Score: `unknown_score` (higher = more unknown); rates at "
-              f"`unknown_rate={UNKNOWN_RATE}`; attack classes with at least "
-              f"{MIN_LEFT_OUT_ROWS} rows; seed {report['loo_seed']}.", "",
-              "Twins: the share of the left-out class's test rows whose encoded "
-              "features equal those of a training row of a known class; the "
-              "last AUROC leaves them out.", "",
-              "| dataset | left out | test rows | AUROC | left-out rejected "
-              "| known rejected | twins | AUROC without twins |",
-              "|---|---|---|---|---|---|---|---|"]
-    for dataset, rows in report["leave_one_out"].items():
-        for row in rows:
-            lines.append(
-                f"| {dataset} | {row['left_out']} | {row['n_unknown']} | "
-                f"{row['auroc']:.3f} | {row['unknown_rejected']:.3f} | "
-                f"{row['known_rejected']:.3f} | {row['twin_share']:.2f} | "
-                f"{row['auroc_distinct']:.3f} |"
-            )
+    return "\n".join(lines) + "\n"
+
+
+def render_leave_one_out(report):
+    """Render the leave-one-attack-out results as Markdown."""
+    lines = [
+        LOO_HEADING, "",
+        f"`{report['command']}` on {report['machine']}: {report['minutes']:.1f} "
+        f"min, seeds {', '.join(map(str, range(report['loo_seeds'])))}.", "",
+        "Each attack class with at least "
+        f"{MIN_LEFT_OUT_ROWS} rows is withheld from training in turn (one "
+        "stratified 70/30 split per seed, encoded as for the quality tables). Score: "
+        "`unknown_score` (higher = more unknown), AUROC for telling the "
+        "withheld class's test rows from the known classes' test rows; rates "
+        f"at `unknown_rate={UNKNOWN_RATE}`. Twins: the share of the withheld "
+        "class's test rows whose encoded features equal those of a known "
+        "training row, which no score of the features can tell apart; the last "
+        "AUROC leaves them out. Mean ± standard deviation over seeds.", "",
+        "| dataset | left out | model | test rows | AUROC | left-out rejected "
+        "| known rejected | twins | AUROC without twins |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    summary = []
+    for dataset, runs in report["leave_one_out"].items():
+        variants = list(runs[0])
+        classes = [row["left_out"] for row in runs[0][variants[0]]]
+        for i, left_out in enumerate(classes):
+            for variant in variants:
+                rows = [run[variant][i] for run in runs]
+
+                def cell(key, rows=rows):
+                    return spread([row[key] for row in rows])
+                lines.append(
+                    f"| {dataset} | {left_out} | {variant} | {rows[0]['n_unknown']} "
+                    f"| {cell('auroc')} | {cell('unknown_rejected')} | "
+                    f"{cell('known_rejected')} | "
+                    f"{np.mean([r['twin_share'] for r in rows]):.2f} | "
+                    f"{cell('auroc_distinct')} |"
+                )
+        for variant in variants:
+            means = [np.mean([row["auroc"] for row in run[variant]]) for run in runs]
+            summary.append(f"| {dataset} | {variant} | {spread(means)} |")
+    lines += ["", "Mean AUROC over the withheld classes:", "",
+              "| dataset | model | mean AUROC |", "|---|---|---|", *summary]
     return "\n".join(lines) + "\n"
 
 
@@ -273,6 +314,12 @@ def main(argv=None):
                         choices=list(DATASETS))
     parser.add_argument("--no-leave-one-out", action="store_true")
     parser.add_argument("--only-leave-one-out", action="store_true")
+    parser.add_argument("--loo-seeds", type=int, default=1,
+                        help="seeds of the leave-one-attack-out runs")
+    parser.add_argument("--loo-variants", nargs="*", default=["aeids (default)"],
+                        choices=list(AEIDS_VARIANTS), metavar="NAME",
+                        help="aeids variants of the leave-one-attack-out runs: "
+                        + ", ".join(f"'{v}'" for v in AEIDS_VARIANTS))
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; on a busy machine more than one "
                         "can be several times slower")
@@ -289,8 +336,9 @@ def main(argv=None):
     seeds = 1 if args.quick else args.seeds
     max_rows, epochs = (6000, 3) if args.quick else (None, None)
     started = time.perf_counter()
-    report = {"command": "python benchmarks/quality.py " + " ".join(
-        sys.argv[1:] if argv is None else argv), "seeds": seeds, "loo_seed": 0,
+    report = {"command": "python benchmarks/quality.py " + shlex.join(
+        sys.argv[1:] if argv is None else argv), "seeds": seeds,
+        "loo_seeds": 1 if args.quick else args.loo_seeds,
         "quality": {}, "leave_one_out": {},
         "machine": f"{cpu_model()}, {os.cpu_count()} cores, torch "
                    f"{torch.__version__}, Python {platform.python_version()}"}
@@ -302,18 +350,26 @@ def main(argv=None):
                 for seed in range(seeds)
             ]
         if not args.no_leave_one_out and dataset != "CIC-IDS2017 sample":
-            report["leave_one_out"][dataset] = leave_one_out(
-                features, labels, 0, epochs, max_classes=2 if args.quick else None
-            )
+            report["leave_one_out"][dataset] = [
+                leave_one_out(features, labels, seed, epochs, args.loo_variants,
+                              max_classes=2 if args.quick else None)
+                for seed in range(report["loo_seeds"])
+            ]
     report["minutes"] = (time.perf_counter() - started) / 60
-    text = render(report)
+    sections = []
+    if report["quality"]:
+        sections.append((HEADING, render(report)))
+    if report["leave_one_out"]:
+        sections.append((LOO_HEADING, render_leave_one_out(report)))
+    text = "\n".join(section for _, section in sections)
     print(text)
     if args.out:
         args.out.write_text(text)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     if args.write:
-        write_section(HEADING, text)
+        for heading, section in sections:
+            write_section(heading, section)
 
 
 if __name__ == "__main__":
