@@ -39,7 +39,9 @@ def test_train_writes_model_and_report(trained):
     assert report["labels"] == ["DoS", "Probe", "R2L", "U2R", "normal"]
     assert sum(map(sum, report["confusion_matrix"])) == report["n_samples"] == 7558
     assert report["accuracy"] > 0.85  # 3 epochs; the full demo reaches 0.99
-    assert (model / "model.json").is_file()
+    # --epochs bounds both phases: training and margin fine-tuning.
+    params = json.loads((model / "model.json").read_text())["params"]
+    assert params["max_epochs"] == params["margin_epochs"] == 3
 
 
 def test_evaluate_and_predict_round_trip(trained):

@@ -71,7 +71,7 @@ def test_input_errors_return_1(trained, tmp_path, capsys):
     assert main(["explain", str(model), str(tmp_path / "absent.csv"),
                  "--rows", "0"]) == 1
     assert main(["explain", str(model), str(data), "--rows", "0,99999"]) == 1
-    assert "Rows 99999 are not among the records" in capsys.readouterr().err
+    assert "Row 99999 is not among the records" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 

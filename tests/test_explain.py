@@ -156,7 +156,7 @@ def test_select_rows_keeps_the_order_asked(run, nsl_slice):
     assert list(table.rows) == [17, 0, 5]
     frame = pd.read_csv(nsl_slice, header=None)
     assert list(table.features["src_bytes"]) == list(frame.iloc[[17, 0, 5], 4])
-    with pytest.raises(DataError, match="Rows 5000 are not among the records"):
+    with pytest.raises(DataError, match="Row 5000 is not among the records"):
         select_rows(run.model, nsl_slice, [3, 5000])
 
 

@@ -27,6 +27,7 @@ from rich.progress import (
 )
 
 from . import __version__
+from .classifier import AutoencoderClassifier
 from .exceptions import AeidsError, ConfigError
 from .persistence import check_model_path, load_model, save_model
 from .pipeline import (
@@ -41,6 +42,9 @@ from .report import format_report
 from .threads import thread_limit
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+# --epochs bounds margin fine-tuning too, never above its default.
+MARGIN_EPOCHS = AutoencoderClassifier().margin_epochs
 
 TRAIN_EXAMPLE = """example:
   aeids train UNSW_NB15_82k.csv.gz --profile unsw-nb15 --model unsw-model \\
@@ -266,8 +270,9 @@ def _add_training_options(parser):
                        help="encoder widths ending with the bottleneck")
     group.add_argument("--activation", help="relu, tanh, elu, ...")
     group.add_argument("--epochs", type=_positive_int, metavar="N",
-                       help="most training epochs (the classifier's margin "
-                            "fine-tuning adds 10 more)")
+                       help="most epochs of each training phase: training, "
+                            "then the classifier's margin fine-tuning (at most "
+                            f"{MARGIN_EPOCHS} by default)")
     group.add_argument("--batch-size", type=_positive_int, metavar="N")
     group.add_argument("--patience", type=_positive_int, metavar="N",
                        help="epochs without improvement before a class stops")
@@ -453,6 +458,8 @@ def _estimator_params(args):
         "patience": args.patience,
     }
     if args.mode == "classify":
+        if args.epochs:
+            params["margin_epochs"] = min(args.epochs, MARGIN_EPOCHS)
         params.update(stop_loss=args.stop_loss, calibration=args.calibration,
                       unknown_rate=args.unknown_rate,
                       oversample="smote" if args.smote else None)

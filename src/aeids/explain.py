@@ -204,10 +204,14 @@ def select_rows(model, path, rows, chunk_rows=200_000):
     have = set() if not found else set(np.concatenate([t.rows for t in found]))
     missing = [r for r in wanted if r not in have]
     if missing:
+        listed = ", ".join(map(str, missing[:10]))
+        if len(missing) > 10:
+            listed += f" and {len(missing) - 10} more"
         raise DataError(
-            f"Rows {', '.join(map(str, missing[:10]))} are not among the records "
-            f"of {path} (0-based; the last record read is {total - 1}); they are "
-            f"beyond its end or were dropped while loading. Pick other rows."
+            f"{'Row' if len(missing) == 1 else 'Rows'} {listed} "
+            f"{'is' if len(missing) == 1 else 'are'} not among the records "
+            f"of {path} (0-based; the last record read is {total - 1}): beyond "
+            f"its end, or dropped while loading. Pick other rows."
         )
     table = _concat(found)
     position = {int(r): i for i, r in enumerate(table.rows)}

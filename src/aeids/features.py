@@ -239,7 +239,10 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         for column, known in zip(self.categorical_columns_, self.onehot_.categories_):
             values = set(pd.unique(text[column])) - set(known)
             if values:
-                shown = ", ".join(sorted(map(repr, values))[:10])
+                names = sorted(map(repr, values))
+                shown = ", ".join(names[:10])
+                if len(names) > 10:
+                    shown += f" and {len(names) - 10} more"
                 unseen.append(f"{column}: {shown}")
         if unseen:
             warnings.warn(
