@@ -175,6 +175,13 @@ def test_unsupported_compression_and_garbage(tmp_path):
         load_table(broken, label="y")
 
 
+def test_missing_file_and_directory_are_named(tmp_path):
+    with pytest.raises(DataError, match=r"nothere\.csv does not exist\.$"):
+        load_table(tmp_path / "nothere.csv", label="y")
+    with pytest.raises(DataError, match="is a directory"):
+        load_table(tmp_path, label="y")
+
+
 def test_summary_json_round_trip(tmp_path):
     path = write(tmp_path, "a,y\n1,x\nInfinity,x\n")
     summary = load_table(path, label="y").summary

@@ -72,6 +72,16 @@ class Source:
                 yield from self._csv(chunk_rows, "gzip" if kind == "gzip" else None)
         except AeidsError:
             raise
+        except FileNotFoundError:
+            raise DataError(f"{self.path} does not exist.", path=self.path) from None
+        except IsADirectoryError:
+            raise DataError(
+                f"{self.path} is a directory; name a CSV or Parquet file in it.",
+                path=self.path,
+            ) from None
+        except PermissionError:
+            raise DataError(f"{self.path} cannot be opened: permission denied.",
+                            path=self.path) from None
         except (
             pa.ArrowException,
             OSError,
