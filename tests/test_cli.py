@@ -170,3 +170,12 @@ def test_evaluate_on_the_training_file_warns(trained, capsys):
     assert main(["evaluate", str(model), str(demo_path())]) == 0
     err = capsys.readouterr().err
     assert "come from the file the model was trained on" in err
+
+
+def test_piped_training_prints_progress_lines(tmp_path):
+    # Not a terminal: no progress bar, a line every 10 epochs instead.
+    status, out, err = run_cli("train", demo_path(), "--profile", "nsl-kdd",
+                               "--model", tmp_path / "m", "--epochs", "10",
+                               "--threads", "1")
+    assert status == 0, err
+    assert "training: epoch 10 of at most 20, val loss" in err

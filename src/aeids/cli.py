@@ -528,6 +528,11 @@ class _epoch_progress:
         finite = [v for v in val if v is not None and v == v]
         status = f"val loss {sum(finite) / len(finite):.4g}" if finite else ""
         self.progress.update(self.task, advance=1, status=status)
+        done = int(self.progress.tasks[0].completed)
+        if not self.console.is_terminal and done % 10 == 0:
+            # Piped output gets no bar; a line every 10 epochs shows progress.
+            self.console.print(f"training: epoch {done} of at most {self.total}, "
+                               f"{status}".rstrip(", "), highlight=False)
 
     def __exit__(self, *exc):
         self.progress.stop()
