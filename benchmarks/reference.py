@@ -16,6 +16,9 @@ BENCHMARKS.md::
 """
 
 import argparse
+import os
+import shlex
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -48,11 +51,11 @@ def run(files, profile):
     return result.report, time.perf_counter() - start
 
 
-def render(results):
+def render(results, command):
     lines = [
         "## Reference runs",
         "",
-        "`python benchmarks/reference.py --write`: the classifier with default "
+        f"`{command}`: the classifier with default "
         "settings, seed 0, stratified 70/30 split, evaluated on the held-out 30%. "
         f"Machine: {machine()}.",
         "",
@@ -79,7 +82,9 @@ def render(results):
 
 def machine():
     threads = torch.get_num_threads()
-    return f"{cpu_model()}, {threads} threads, torch {torch.__version__}"
+    return (f"{cpu_model()}, {os.cpu_count()} cores, {threads} "
+            f"thread{'s' if threads > 1 else ''}, no GPU in use, torch "
+            f"{torch.__version__}")
 
 
 def main():
@@ -91,7 +96,8 @@ def main():
     args = parser.parse_args()
     with thread_limit(args.threads):
         results = {name: run(*spec) for name, spec in RUNS.items()}
-        text = render(results)
+        text = render(results, "python benchmarks/reference.py "
+                      + shlex.join(sys.argv[1:]))
     print(text)
     if args.write:
         write_section("## Reference runs", text)

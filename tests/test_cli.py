@@ -179,3 +179,6 @@ def test_piped_training_prints_progress_lines(tmp_path):
                                "--threads", "1")
     assert status == 0, err
     assert "training: epoch 10 of at most 20, val loss" in err
+    # The report, heading and table, is the output; messages go to stderr.
+    assert out.lstrip().startswith("report on held-out test rows\nclass")
+    assert "report on" not in err

@@ -470,8 +470,8 @@ def _estimator_params(args):
 
 def _emit_report(console, report, json_path, source):
     if not console.quiet:
-        console.print(f"\nreport on {source}", style="bold")
-        print(format_report(report), flush=True)
+        # The report, heading included, is the command's output: stdout.
+        print(f"\nreport on {source}\n{format_report(report)}", flush=True)
     if json_path:
         _write_json_atomically(json_path, report)
         console.print(f"report written to {json_path}")
