@@ -59,6 +59,7 @@ AEIDS_VARIANTS = {
     "aeids, scaled error": ({}, {"error": "scaled"}),
     "aeids, 10 margin epochs": ({}, {"margin_epochs": 10}),
     "aeids, no margin fine-tuning": ({}, {"margin_weight": 0.0}),
+    "aeids, SMOTE": ({}, {"oversample": "smote"}),
 }
 RAW = "aeids default, raw argmin"
 SHARED = "shared weights (notebook bug)"
