@@ -512,6 +512,7 @@ class _epoch_progress:
     def __init__(self, console, max_epochs):
         self.console = console
         self.total = max_epochs
+        self.done = 0
         self.progress = Progress(
             TextColumn("training"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"), console=console, transient=True,
@@ -528,11 +529,12 @@ class _epoch_progress:
         finite = [v for v in val if v is not None and v == v]
         status = f"val loss {sum(finite) / len(finite):.4g}" if finite else ""
         self.progress.update(self.task, advance=1, status=status)
-        done = int(self.progress.tasks[0].completed)
-        if not self.console.is_terminal and done % 10 == 0:
+        self.done += 1
+        if not self.console.is_terminal and self.done % 10 == 0:
             # Piped output gets no bar; a line every 10 epochs shows progress.
-            self.console.print(f"training: epoch {done} of at most {self.total}, "
-                               f"{status}".rstrip(", "), highlight=False)
+            self.console.print(f"training: epoch {self.done} of at most "
+                               f"{self.total}, {status}".rstrip(", "),
+                               highlight=False)
 
     def __exit__(self, *exc):
         self.progress.stop()

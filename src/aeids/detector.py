@@ -27,7 +27,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .exceptions import ConfigError, DataError, DataWarning
+from .exceptions import ConfigError, DataError, DataWarning, listing
 from .metrics import detection_metrics
 from .network import AutoencoderStack, export_stack, import_stack, resolve_layers
 from .training import TrainingConfig, train_stack
@@ -327,13 +327,13 @@ class AutoencoderDetector(BaseEstimator):
             raise ConfigError(
                 f"fit was given labels y but normal_label is None; set "
                 f"normal_label to the label of normal rows (labels present: "
-                f"{_listing(present)}), or call fit(X) with normal rows only."
+                f"{listing(present)}), or call fit(X) with normal rows only."
             )
         normal = y == self.normal_label
         if not normal.any():
             raise DataError(
                 f"normal_label {self.normal_label!r} does not occur in y; labels "
-                f"present: {_listing(present)}. Set normal_label to one of them."
+                f"present: {listing(present)}. Set normal_label to one of them."
             )
         if normal.sum() < 2:
             raise DataError(
@@ -475,8 +475,3 @@ def evaluate_detector(detector, X, is_attack):
     report["validation_fpr"] = float(detector.validation_fpr_)
     return report
 
-
-def _listing(labels, limit=20):
-    shown = ", ".join(repr(label) for label in labels[:limit])
-    more = len(labels) - limit
-    return shown + (f" and {more} more" if more > 0 else "")

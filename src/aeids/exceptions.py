@@ -54,3 +54,11 @@ class DataWarning(AeidsWarning):
 
 class UnseenCategoryWarning(DataWarning):
     """Categorical values absent from the training data were encoded as zeros."""
+
+
+def listing(items, limit=20, render=repr):
+    """``"a, b and 3 more"``: at most ``limit`` items of a message, then a count."""
+    items = list(items)
+    shown = ", ".join(render(item) for item in items[:limit])
+    more = len(items) - limit
+    return shown + (f" and {more} more" if more > 0 else "")

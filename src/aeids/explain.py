@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .exceptions import DataError, UnseenCategoryWarning
+from .exceptions import DataError, UnseenCategoryWarning, listing
 from .io import Table
 from .pipeline import predict_file, read_table, score_table
 
@@ -204,11 +204,9 @@ def select_rows(model, path, rows, chunk_rows=200_000):
     have = set() if not found else set(np.concatenate([t.rows for t in found]))
     missing = [r for r in wanted if r not in have]
     if missing:
-        listed = ", ".join(map(str, missing[:10]))
-        if len(missing) > 10:
-            listed += f" and {len(missing) - 10} more"
         raise DataError(
-            f"{'Row' if len(missing) == 1 else 'Rows'} {listed} "
+            f"{'Row' if len(missing) == 1 else 'Rows'} "
+            f"{listing(missing, limit=10, render=str)} "
             f"{'is' if len(missing) == 1 else 'are'} not among the records "
             f"of {path} (0-based; the last record read is {total - 1}): beyond "
             f"its end, or dropped while loading. Pick other rows."

@@ -24,7 +24,13 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from .exceptions import ConfigError, DataError, DataWarning, UnseenCategoryWarning
+from .exceptions import (
+    ConfigError,
+    DataError,
+    DataWarning,
+    UnseenCategoryWarning,
+    listing,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -242,10 +248,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         for column, known in zip(self.categorical_columns_, self.onehot_.categories_):
             values = set(pd.unique(text[column])) - set(known)
             if values:
-                names = sorted(map(repr, values))
-                shown = ", ".join(names[:10])
-                if len(names) > 10:
-                    shown += f" and {len(names) - 10} more"
+                shown = listing(sorted(map(repr, values)), limit=10, render=str)
                 unseen.append(f"{column}: {shown}")
         if unseen:
             warnings.warn(
