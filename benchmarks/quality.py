@@ -55,6 +55,7 @@ LOO_HEADING = "## Open-set rejection: one attack class left out"
 # name -> (FeatureEncoder options, AutoencoderClassifier options)
 AEIDS_VARIANTS = {
     "aeids (default)": ({}, {}),
+    "aeids, affine calibration": ({}, {"calibration": "fitted"}),
     "aeids, MSE error": ({}, {"error": "mse"}),
     "aeids, scaled error": ({}, {"error": "scaled"}),
     "aeids, 10 margin epochs": ({}, {"margin_epochs": 10}),

@@ -2,8 +2,14 @@
 
 import numpy as np
 import pytest
+import torch
 
-from aeids.calibration import METHODS, ErrorCalibrator
+from aeids.calibration import (
+    METHODS,
+    ErrorCalibrator,
+    fit_feature_weights,
+    sample_rows,
+)
 from aeids.exceptions import ConfigError
 
 
@@ -65,10 +71,51 @@ def test_state_round_trips_to_identical_scores():
 
 
 def test_unknown_method_is_refused():
-    with pytest.raises(ConfigError, match="calibration must be one of fitted, raw"):
+    with pytest.raises(ConfigError,
+                       match="calibration must be one of weighted, fitted, raw"):
         ErrorCalibrator("zscore")
 
 
 def test_fitted_needs_every_models_errors():
     with pytest.raises(ConfigError, match="needs the errors of every model"):
         ErrorCalibrator("fitted").fit([np.ones(3), np.ones(3)])
+
+
+def test_learned_weights_find_the_feature_that_tells_classes_apart():
+    # Feature 0 is reconstructed well by the row's own model only; features
+    # 1-5 are noise that dilutes it in a plain mean.
+    rng = np.random.default_rng(0)
+    codes = np.repeat([0, 1], 200)
+    squared = rng.uniform(0.0, 4.0, (2, 400, 6))
+    own = codes == np.arange(2)[:, None]
+    squared[:, :, 0] = np.where(own, 0.5, 1.5)
+    weights = fit_feature_weights(torch.tensor(squared, dtype=torch.float32),
+                                  codes, np.ones((2, 6)))
+    # Telling two classes apart needs one sharp model: at least one class's
+    # error comes to listen mostly to feature 0.
+    emphasis = weights[:, 0] / weights[:, 1:].mean(axis=1)
+    assert emphasis.max() > 5 and emphasis.min() > 1
+
+    def accuracy(w):
+        errors = np.einsum("knf,kf->nk", squared, w) / 6
+        own_errors = [errors[codes == k, k] for k in range(2)]
+        calibrator = ErrorCalibrator("fitted").fit(own_errors, errors, codes)
+        return np.mean(calibrator.transform(errors).argmin(axis=1) == codes)
+    assert accuracy(weights) > 0.95
+    assert accuracy(np.ones((2, 6))) < 0.7
+
+
+def test_sample_rows_keeps_small_classes_whole():
+    codes = np.repeat([2, 0, 1], [100, 2, 10])
+    rows, weight = sample_rows(codes, budget=30)
+    # Quota 18 for the largest class: 2 + 10 + 18 rows.
+    assert len(rows) == 30 and len(np.unique(rows)) == 30
+    assert np.all(np.diff(rows) > 0)
+    kept = codes[rows]
+    assert np.bincount(kept).tolist() == [2, 10, 18]
+    np.testing.assert_allclose(weight[kept == 2], 100 / 18)
+    np.testing.assert_allclose(weight[kept != 2], 1.0)
+    assert weight.sum() == pytest.approx(len(codes))
+    # Within the budget every row is kept with weight 1.
+    rows, weight = sample_rows(codes, budget=112)
+    assert rows.tolist() == list(range(112)) and np.all(weight == 1.0)

@@ -14,6 +14,8 @@ from .calibration import (
     METHODS,
     ErrorCalibrator,
     cross_validated_f1,
+    fit_feature_weights,
+    sample_rows,
     scaled_weights,
 )
 from .exceptions import ConfigError, DataError, DataWarning
@@ -29,6 +31,9 @@ AMBIGUITY_WEIGHT = 4.0
 # macro-F1 beats plain MSE's by more than this; smaller differences are within
 # the noise of a macro-F1 over classes with a few validation rows.
 SCALED_MARGIN = 0.05
+# Most entries (models x rows x features) of the per-feature validation errors
+# that calibration="weighted" holds at once: 128 MiB of float32.
+WEIGHT_FIT_ENTRIES = 2 ** 25
 
 
 class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
@@ -70,9 +75,17 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.2
         Share of each class's rows held out for early stopping and
         calibration.
-    calibration : {"fitted", "raw"}, default="fitted"
+    calibration : {"weighted", "fitted", "raw"}, default="weighted"
         How errors are made comparable across classes (see
-        :mod:`aeids.calibration`); ``"raw"`` is the plain argmin of errors.
+        :mod:`aeids.calibration`). ``"fitted"``: a slope and offset per class
+        on log error, fitted on validation rows. ``"weighted"``: the same,
+        after each class's error is re-measured with a weight per feature
+        learned on the validation rows (starting from the weights of
+        ``error``); over three seeds it raised test macro-F1 from 0.453 to
+        0.478 on UNSW-NB15, 0.823 to 0.839 on NSL-KDD and 0.828 to 0.835 on
+        the CIC-IDS2017 sample (see
+        :func:`~aeids.calibration.fit_feature_weights`). ``"raw"`` is the
+        plain argmin of errors.
     error : {"auto", "mse", "scaled"}, default="auto"
         How a record's reconstruction error is measured. ``"mse"``: the mean
         squared error over features. ``"scaled"``: each feature's squared
@@ -126,13 +139,16 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
     history_ : dict
         Per-epoch training and validation loss of every class.
     error_ : str
-        The error measure in use, ``"mse"`` or ``"scaled"``.
+        The error measure chosen, ``"mse"`` or ``"scaled"`` (with
+        ``calibration="weighted"``, the one its weights start from).
     error_scores_ : dict
         Validation macro-F1 of each candidate measure (with
         ``error="auto"``; empty otherwise).
     feature_weights_ : ndarray of shape (n_classes, n_features)
-        Weight of each feature's squared error under each class's model (all
-        ones for ``"mse"``).
+        Weight of each feature's squared error under each class's model:
+        all ones for ``"mse"``, :func:`~aeids.calibration.scaled_weights`
+        for ``"scaled"``, and learned from those with
+        ``calibration="weighted"``.
     feature_error_medians_ : ndarray of shape (n_models, n_features)
         Median squared reconstruction error of each feature on each model's
         own validation rows; per-record explanations are relative to it.
@@ -140,7 +156,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_layers="auto", activation=None, max_epochs=60,
                  batch_size=256, learning_rate=1e-3, patience=5, stop_loss=None,
-                 validation_fraction=0.2, calibration="fitted", error="auto",
+                 validation_fraction=0.2, calibration="weighted", error="auto",
                  unknown_rate=None,
                  unknown_label="unknown", margin_weight=1.0, margin_factor=2.0,
                  margin_epochs=30, oversample=None, random_state=0, device="cpu"):
@@ -208,6 +224,8 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         val_x = tensor[torch.from_numpy(np.concatenate(val_rows))]
         val_codes = np.concatenate([np.full(len(r), k) for k, r in enumerate(val_rows)])
         val_errors = self._choose_error(tensor, train_rows, val_x, val_codes)
+        if self.calibration == "weighted":
+            val_errors = self._learn_feature_weights(val_x, val_codes)
         own = [val_errors[val_codes == k, k] for k in range(n_classes)]
         self.calibrator_ = ErrorCalibrator(self.calibration).fit(
             own, val_errors, val_codes
@@ -245,6 +263,25 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         self.feature_weights_ = candidates[self.error_]
         return errors[self.error_]
 
+    @torch.no_grad()
+    def _learn_feature_weights(self, val_x, val_codes):
+        """Fit ``feature_weights_`` on validation rows; return their errors."""
+        n_models = len(self.classes_)
+        budget = max(WEIGHT_FIT_ENTRIES // (n_models * self.n_features_in_), n_models)
+        rows, row_weight = sample_rows(val_codes, budget, self.random_state)
+        x = val_x[torch.from_numpy(rows)]
+        squared = torch.empty(n_models, len(rows), self.n_features_in_)
+        for start in range(0, len(rows), SCORE_CHUNK):
+            batch = x[start:start + SCORE_CHUNK]
+            squared[:, start:start + len(batch)] = (
+                self.network_(batch).sub_(batch).square_().cpu()
+            )
+        with torch.enable_grad():
+            self.feature_weights_ = fit_feature_weights(
+                squared, val_codes[rows], self.feature_weights_, row_weight
+            )
+        return self._all_errors(val_x, self.feature_weights_)
+
     def reconstruction_errors(self, X):
         """Mean squared reconstruction error of every record under every model.
 
@@ -256,7 +293,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
             Higher means a worse fit. Squared errors are weighted by
-            ``feature_weights_`` (all ones when ``error_`` is ``"mse"``).
+            ``feature_weights_``.
         """
         check_is_fitted(self)
         X = self._validate_predict(X)

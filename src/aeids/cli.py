@@ -278,7 +278,7 @@ def _add_training_options(parser):
                        help="epochs without improvement before a class stops")
     group.add_argument("--stop-loss", type=float, metavar="LOSS",
                        help="also stop a class once its training loss is below")
-    group.add_argument("--calibration", choices=("fitted", "raw"),
+    group.add_argument("--calibration", choices=("weighted", "fitted", "raw"),
                        help="how errors are made comparable across classes")
     group.add_argument("--unknown-rate", type=float, metavar="RATE",
                        help="reject this share of each class's rows as unknown")
