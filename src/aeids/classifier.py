@@ -374,9 +374,8 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         Measured on UNSW-NB15 with each class in turn withheld from the
         calibration (one seed, margin fine-tuned models, affine calibration),
         the mean AUROC for telling the withheld class's test rows from the
-        others' was 0.836,
-        against 0.810 for ``s_min`` alone, 0.823 for the ambiguity alone and
-        0.831 with a weight of 2.
+        others' was 0.836, against 0.810 for ``s_min`` alone, 0.823 for the
+        ambiguity alone and 0.831 with a weight of 2.
 
         Parameters
         ----------
