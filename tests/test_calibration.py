@@ -1,5 +1,7 @@
 """ErrorCalibrator: monotone per class, robust to tiny classes, round-trips."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -60,6 +62,20 @@ def test_tiny_class_does_not_swallow_the_others():
     predicted = fit("fitted", errors, codes).transform(test).argmin(axis=1)
     assert (predicted == 2).mean() < 0.05
     assert (predicted == test_codes).mean() > 0.9
+
+
+def test_one_validation_row_per_class_gives_finite_scores():
+    # No class has the two rows a spread needs: the spread comes from the
+    # rows pooled over classes, silently and without NaN.
+    rng = np.random.default_rng(3)
+    errors, codes = validation_errors(rng, [1, 1, 1], [0.1, 0.2, 0.4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        calibrator = fit("fitted", errors, codes)
+    pooled = np.log(np.diag(errors) + 1e-12)
+    spread = 1.4826 * np.median(np.abs(pooled - np.median(pooled)))
+    assert np.allclose(calibrator.scale_, spread)
+    assert np.isfinite(calibrator.transform(errors)).all()
 
 
 def test_state_round_trips_to_identical_scores():

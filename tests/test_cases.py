@@ -69,6 +69,24 @@ def test_case05_identifiers_dropped_by_name():
     assert table.features["Destination.Port"].tolist() == [443, 80, 53000, 443]
 
 
+def test_case05_identifiers_recognised_without_drop_list():
+    table = load_table(CASES / "case05.csv")
+    ids = {"Flow.ID", "Source.IP", "Destination.IP"}
+    assert not ids & set(table.features.columns)
+    assert {table.summary.columns_dropped[name] for name in ids} == {
+        "identifier (by name)"
+    }
+    assert "dropped 3 columns (identifier (by name)): Flow.ID, Source.IP, " \
+        "Destination.IP" in "\n".join(table.summary.lines())
+    # Ports and protocol describe behaviour and stay.
+    assert {"Source.Port", "Destination.Port", "ProtocolName"} <= set(
+        table.features.columns
+    )
+    kept = load_table(CASES / "case05.csv", categorical=["Source.IP"])
+    assert "Source.IP" in kept.features.columns
+    assert "Flow.ID" not in kept.features.columns
+
+
 def test_case05_remaining_text_cell_reported(tmp_path):
     text = (CASES / "case05.csv").read_text().replace(",443,4500", ",https,4500")
     path = tmp_path / "case05-text.csv"

@@ -85,6 +85,21 @@ def test_process_exit_status(tmp_path):
     assert done.stderr.startswith("error:") and "Traceback" not in done.stderr
 
 
+def test_closed_output_pipe_still_writes_files(trained, tmp_path):
+    # As with `aeids evaluate ... 2>&1 | head -3`: the reader leaves early.
+    folder, model, data = trained
+    raw, html = tmp_path / "e.json", tmp_path / "e.html"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aeids.cli", "evaluate", str(model), str(data),
+         "--json", str(raw), "--html", str(html)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    process.stdout.close()
+    assert process.wait(timeout=300) == 0
+    assert json.loads(raw.read_text())["n_samples"] == 2000
+    assert '<section id="errors">' in html.read_text()
+
+
 def test_report_writes_html_and_markdown(trained, tmp_path, capsys):
     folder, model, data = trained
     html, markdown, raw = (tmp_path / "r.html", tmp_path / "r.md",

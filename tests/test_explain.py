@@ -17,6 +17,7 @@ from aeids.explain import (
     top_features,
 )
 from aeids.pipeline import loading_options, read_table, train_model
+from aeids.report.text import format_explanations
 from conftest import demo_head
 
 # Records with services the 2,000-row training slice never saw are expected.
@@ -106,6 +107,25 @@ def test_explain_records_maps_features_to_columns(run):
                 assert item["column"] == item["feature"].split("=", 1)[0]
             assert item["value"] == table.features.loc[
                 records.index(record), item["column"]]
+
+
+def test_explanation_text_shows_the_records_own_category():
+    record = {
+        "row": 7, "label": "Probe", "predicted": "normal", "score": 0.07,
+        "explained_under": "normal", "relative_to": RELATIVE,
+        "features": [
+            {"feature": "protocol_type=tcp", "column": "protocol_type",
+             "value": "icmp", "encoded": 0.0, "reconstruction": 0.55,
+             "share": 0.2},
+            {"feature": "count", "column": "count", "value": 3.0,
+             "encoded": 0.25, "reconstruction": 0.5, "share": 0.1},
+        ],
+    }
+    lines = format_explanations([record]).splitlines()
+    assert lines[0] == "row 7  label Probe  predicted normal  error 0.07 under normal"
+    assert lines[2].split() == ["protocol_type=tcp", "0.200", "0.000", "0.550",
+                                "protocol_type=icmp"]
+    assert lines[3].split() == ["count", "0.100", "0.250", "0.500", "3"]
 
 
 def test_feature_columns_cover_the_encoding(run):

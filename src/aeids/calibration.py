@@ -96,8 +96,7 @@ class ErrorCalibrator:
         counts = np.array([len(v) for v in logs], dtype=np.float64)
         medians = np.array([np.median(v) if len(v) else np.nan for v in logs])
         spreads = np.array([_robust_sd(v) for v in logs])
-        pooled_median = np.nanmedian(medians)
-        pooled_spread = np.nanmedian(spreads)
+        pooled_median, pooled_spread = _pooled(medians, spreads, logs)
         weight = counts / (counts + self.prior_rows)
         self.location_ = _shrink(medians, pooled_median, weight)
         self.scale_ = np.maximum(_shrink(spreads, pooled_spread, weight), 1e-3)
@@ -149,6 +148,25 @@ class ErrorCalibrator:
                 == len(calibrator.slope_) == len(calibrator.offset_)):
             raise ValueError("calibration arrays differ in length")
         return calibrator
+
+
+def _pooled(medians, spreads, logs):
+    """Median over classes of their medians and spreads.
+
+    Classes too small for a statistic are left out; when none has it, the
+    rows of all classes are pooled, and without two of them the spread falls
+    back to 1 (and without any row the median to a log error of 0).
+    """
+    everything = np.concatenate([np.empty(0), *logs])
+    known = medians[np.isfinite(medians)]
+    median = float(np.median(known)) if len(known) else 0.0
+    known = spreads[np.isfinite(spreads)]
+    if len(known):
+        spread = float(np.median(known))
+    else:
+        spread = _robust_sd(everything)
+        spread = float(spread) if np.isfinite(spread) and spread > 0 else 1.0
+    return median, spread
 
 
 def _robust_sd(values):

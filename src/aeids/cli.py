@@ -80,7 +80,7 @@ def main(argv=None):
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
+    console = _Console(stderr=True, quiet=args.quiet, soft_wrap=True)
     _configure_logging(args.verbose, args.quiet)
     with warnings.catch_warnings():
         warnings.simplefilter("default")
@@ -381,7 +381,7 @@ def _run_explain(args, console):
         table = select_rows(model, args.data, args.rows)
     records = explain_records(model, table, top=args.top)
     if not console.quiet:
-        print(format_explanations(records), flush=True)
+        _output(format_explanations(records))
     if args.json:
         _write_json_atomically(args.json, records)
         console.print(f"explanations written to {args.json}")
@@ -471,10 +471,40 @@ def _estimator_params(args):
 def _emit_report(console, report, json_path, source):
     if not console.quiet:
         # The report, heading included, is the command's output: stdout.
-        print(f"\nreport on {source}\n{format_report(report)}", flush=True)
+        _output(f"\nreport on {source}\n{format_report(report)}")
     if json_path:
         _write_json_atomically(json_path, report)
         console.print(f"report written to {json_path}")
+
+
+def _output(text):
+    """Print a command's result to stdout, carrying on if the reader has gone."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _discard(sys.stdout)
+
+
+def _discard(stream):
+    """Send the rest of `stream`, and any stream sharing its pipe, to devnull.
+
+    When the reader has gone (``aeids evaluate ... 2>&1 | head``), the command
+    carries on quietly, so that the files it was asked for are still written.
+    """
+    broken = os.fstat(stream.fileno())
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        if os.path.samestat(os.fstat(fd), broken):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+class _Console(Console):
+    """Rich's console, which on a closed pipe goes quiet instead of exiting."""
+
+    def on_broken_pipe(self):
+        self.quiet = True
+        _discard(self.file)
 
 
 def _write_json_atomically(path, payload):

@@ -6,7 +6,12 @@ prediction. Both apply the same rules, from a :class:`~aeids.profiles.Profile`
 and keyword arguments, and report what they did in a :class:`LoadSummary`:
 
 * header names lose surrounding whitespace and byte-order marks; a leading
-  unnamed index column, identifier columns and the binary label are dropped;
+  unnamed index column, identifier columns and the binary label are dropped.
+  Identifiers are the profile's and caller's ``drop`` columns and, in any
+  file, columns named like a flow id, a source or destination address or a
+  timestamp (:data:`IDENTIFIER_NAMES`, compared in lower case without
+  punctuation: ``Flow ID``, ``Src IP``, ``Destination.IP``), unless declared
+  categorical;
 * blank records and repeated header lines are dropped and counted; so are
   records with a blank label;
 * rows with the wrong number of fields are an error, or under a profile whose
@@ -37,7 +42,20 @@ from aeids.exceptions import DataError, DataWarning
 from aeids.profiles import Profile, get_profile
 from aeids.sources import Source
 
-__all__ = ["LoadSummary", "Table", "concat_tables", "iter_tables", "load_table"]
+__all__ = ["IDENTIFIER_NAMES", "LoadSummary", "Table", "concat_tables",
+           "iter_tables", "load_table"]
+
+IDENTIFIER_NAMES = frozenset({
+    "flowid", "srcip", "dstip", "sourceip", "destinationip", "srcaddr",
+    "dstaddr", "sourceaddress", "destinationaddress", "ipsrc", "ipdst",
+    "timestamp",
+})
+"""Column names, in lower case without punctuation, dropped as identifiers
+in every file: they name a flow, a host or an instant, not its behaviour."""
+
+
+def _is_identifier(name):
+    return "".join(ch for ch in name.lower() if ch.isalnum()) in IDENTIFIER_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -398,6 +416,10 @@ class _Loader:
             if name in frame.columns:
                 source = "profile" if name in self.profile.drop else "drop list"
                 dropped[name] = f"identifier ({source})"
+        for name in frame.columns:
+            if (name not in dropped and name != self.label
+                    and name not in self.categorical and _is_identifier(name)):
+                dropped[name] = "identifier (by name)"
         if self.profile.binary_label in frame.columns:
             dropped[self.profile.binary_label] = "binary label"
         absent = [name for name in self.drop if name not in frame.columns]

@@ -100,10 +100,16 @@ def format_explanations(records):
             f"error {record['score']:.4g} under {record['explained_under']}",
         ]
         width = max(12, *(len(item["feature"]) for item in record["features"]))
-        lines.append(f"  {'feature':<{width}}   share  value")
+        lines.append(f"  {'feature':<{width}}   share  encoded  rebuilt  "
+                     "record's value")
         for item in record["features"]:
+            # A one-hot feature names one category; show the record's own.
+            value = _value(item["value"])
+            if item["feature"] != item["column"]:
+                value = f"{item['column']}={value}"
             lines.append(f"  {item['feature']:<{width}}  {item['share']:6.3f}  "
-                         f"{_value(item['value'])}")
+                         f"{item['encoded']:7.3f}  {item['reconstruction']:7.3f}  "
+                         f"{value}")
         blocks.append("\n".join(lines))
     if records:
         blocks.append(f"shares relative to {records[0]['relative_to']}")
