@@ -118,6 +118,10 @@ class AutoencoderClassifier(ClassifierMixin, BaseEstimator):
         test macro-F1 from 0.448 to 0.465 (one seed).
     margin_factor : float, default=2.0
         That margin, as a multiple of each class's median validation error.
+        Mean test macro-F1 with factors 2, 4 and 8 and with a margin weight
+        of 3 (same splits): UNSW-NB15 0.471, 0.465, 0.451, 0.470 (two
+        seeds); NSL-KDD 0.827, 0.814, 0.806, 0.803 and the CIC-IDS2017 sample
+        0.836, 0.843, 0.830, 0.831 (three seeds).
     margin_epochs : int, default=30
         Most epochs of that fine-tuning (it stops early like training). Over
         five model seeds on one split, 30 epochs against 10 raised mean test
