@@ -16,6 +16,8 @@ def test_unseen_categories_warn_with_a_count_beyond_ten():
                       match=r"proto: 'p00', .*'p09' and 3 more\.") as caught:
         encoded = encoder.transform(new)
     assert len(caught) == 1
+    # The warning points at the line that called transform.
+    assert caught[0].filename == __file__
     # Unseen values encode as all-zero one-hot columns; numbers still encode.
     onehot = [i for i, name in enumerate(encoder.feature_names_out_)
               if name.startswith("proto=")]

@@ -5,7 +5,15 @@ also a :class:`ValueError`, so callers can catch either. Recoverable input
 problems are reported with subclasses of :class:`AeidsWarning`.
 """
 
+import os
+import sys
+from pathlib import Path
+
+import sklearn
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+_INTERNAL = tuple(str(Path(module).parent) + os.sep
+                  for module in (__file__, sklearn.__file__))
 
 
 class AeidsError(ValueError):
@@ -62,3 +70,16 @@ def listing(items, limit=20, render=repr):
     shown = ", ".join(render(item) for item in items[:limit])
     more = len(items) - limit
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def caller_stacklevel():
+    """``stacklevel`` for :func:`warnings.warn` that points at the caller's code.
+
+    Counted from the function that warns, up to the first frame outside aeids
+    and scikit-learn (whose output wrappers sit between a transformer's
+    ``transform`` and its caller).
+    """
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -29,6 +29,7 @@ from .exceptions import (
     DataError,
     DataWarning,
     UnseenCategoryWarning,
+    caller_stacklevel,
     listing,
 )
 
@@ -256,7 +257,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
                 "Values not seen in training were encoded as zeros: "
                 + "; ".join(unseen) + ".",
                 UnseenCategoryWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
 
     def _output_names(self):
