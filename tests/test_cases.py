@@ -7,6 +7,7 @@ import pytest
 
 from aeids.exceptions import DataError, DataWarning
 from aeids.io import load_table
+from aeids.pipeline import loading_options, read_table, train_model
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
 
@@ -65,7 +66,7 @@ def test_case05_identifiers_dropped_by_name():
     ids = ["Flow.ID", "Source.IP", "Destination.IP"]
     table = load_table(CASES / "case05.csv", drop=ids)
     assert not set(ids) & set(table.features.columns)
-    assert table.summary.columns_dropped["Flow.ID"] == "identifier (drop list)"
+    assert table.summary.columns_dropped["Flow.ID"] == "on the drop list"
     assert table.features["Destination.Port"].tolist() == [443, 80, 53000, 443]
 
 
@@ -74,9 +75,9 @@ def test_case05_identifiers_recognised_without_drop_list():
     ids = {"Flow.ID", "Source.IP", "Destination.IP"}
     assert not ids & set(table.features.columns)
     assert {table.summary.columns_dropped[name] for name in ids} == {
-        "identifier (by name)"
+        "identifier by name"
     }
-    assert "dropped 3 columns (identifier (by name)): Flow.ID, Source.IP, " \
+    assert "dropped 3 columns (identifier by name): Flow.ID, Source.IP, " \
         "Destination.IP" in "\n".join(table.summary.lines())
     # Ports and protocol describe behaviour and stay.
     assert {"Source.Port", "Destination.Port", "ProtocolName"} <= set(
@@ -129,6 +130,15 @@ def test_case07_categorical_columns_kept_as_text():
 def test_case09_small_class_loads_with_counts():
     table = load_table(CASES / "case09.csv", label="Attack_type")
     assert table.summary.label_counts == {"Normal": 7, "MITM": 3}
+
+
+def test_case09_split_leaving_one_training_row_names_the_file():
+    loading = loading_options(label="Attack_type")
+    table = read_table(CASES / "case09.csv", loading, training=True)
+    with pytest.raises(DataError, match=r"case09\.csv: each class needs at least "
+                       r"2 training rows .* after 50% .*'MITM' \(1 row\)") as info:
+        train_model(table, test_size=0.5, random_state=0)
+    assert info.value.path.endswith("case09.csv")
 
 
 def test_case10_constant_column_kept_for_features_step():

@@ -121,10 +121,14 @@ def test_ragged_row_error_and_edge_rule(tmp_path):
 
 def test_duplicates_counted_and_dropped_on_request(tmp_path):
     path = write(tmp_path, "a,y\n1,x\n1,x\n2,x\n1,y\n")
-    assert load_table(path, label="y").summary.duplicate_rows == 1
+    kept = load_table(path, label="y").summary
+    assert kept.duplicate_rows == 1
+    assert "  exact duplicate rows: 1 (kept; drop_duplicates=True or " \
+        "--drop-duplicates drops them)" in kept.lines()
     table = load_table(path, label="y", drop_duplicates=True)
     assert list(table.rows) == [0, 2, 3]
     assert table.summary.rows_dropped == {"duplicate": 1}
+    assert "  exact duplicate rows: 1" in table.summary.lines()
 
 
 @pytest.mark.parametrize(

@@ -150,3 +150,24 @@ def test_write_text_is_atomic(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_text(tmp_path / "absent" / "report.html", "x")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_text_confusion_matrix_numbers_long_labels():
+    from aeids.metrics import classification_metrics
+    from aeids.report.text import format_report
+
+    labels = ["BENIGN", "DDoS", "Web Attack - Sql Injection"]
+    y_true = ["BENIGN"] * 1203 + ["DDoS"] * 300 + [labels[2]] * 7
+    y_pred = ["BENIGN"] * 1200 + [labels[2]] * 3 + ["BENIGN"] + ["DDoS"] * 299 \
+        + [labels[2]] * 7
+    lines = format_report(classification_metrics(y_true, y_pred, labels)).splitlines()
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith("confusion matrix"))
+    block = lines[start + 1:start + 6]
+    assert block[0].split() == ["1", "2", "3"]
+    assert block[1].split() == ["1", "BENIGN", "1200", "0", "3"]
+    assert block[3].split() == ["3", "Web", "Attack", "-", "Sql", "Injection",
+                                "0", "0", "7"]
+    assert block[4] == "(columns numbered as the rows)"
+    # Every row is as wide as the header: the columns line up.
+    assert len({len(line) for line in block[:4]}) == 1

@@ -126,7 +126,9 @@ class LoadSummary:
             if counts:
                 out.append(f"  {title}: {sum(counts.values()):,} in {_listing(counts)}")
         if self.duplicate_rows:
-            out.append(f"  exact duplicate rows: {self.duplicate_rows:,}")
+            kept = "" if "duplicate" in self.rows_dropped else (
+                " (kept; drop_duplicates=True or --drop-duplicates drops them)")
+            out.append(f"  exact duplicate rows: {self.duplicate_rows:,}{kept}")
         if self.shifted_rows:
             out.append(f"  shifted rows: {self.shifted_rows:,}")
         if self.label_counts:
@@ -414,12 +416,12 @@ class _Loader:
             dropped["Unnamed: 0"] = "unnamed index column"
         for name in self.drop:
             if name in frame.columns:
-                source = "profile" if name in self.profile.drop else "drop list"
-                dropped[name] = f"identifier ({source})"
+                dropped[name] = ("on the profile's drop list"
+                                 if name in self.profile.drop else "on the drop list")
         for name in frame.columns:
             if (name not in dropped and name != self.label
                     and name not in self.categorical and _is_identifier(name)):
-                dropped[name] = "identifier (by name)"
+                dropped[name] = "identifier by name"
         if self.profile.binary_label in frame.columns:
             dropped[self.profile.binary_label] = "binary label"
         absent = [name for name in self.drop if name not in frame.columns]

@@ -116,6 +116,21 @@ def read_table(path, loading, *, require_label=True, chunk_rows=None,
     return load_table(path, **options)
 
 
+def _check_training_counts(train, test_size):
+    counts = _labels(train).value_counts()
+    small = counts[counts < 2]
+    if len(small):
+        listed = ", ".join(f"{name!r} ({n} row)" for name, n in small.items())
+        held = f" after {test_size:.0%} of its rows were held out for testing" \
+            if test_size else ""
+        raise DataError(
+            f"{train.summary.path}: each class needs at least 2 training rows "
+            f"(one to train on, one to calibrate on); too few{held}: {listed}. "
+            f"Drop these classes or add rows.",
+            path=train.summary.path,
+        )
+
+
 def split_table(table, test_size=0.3, random_state=0):
     """Split a labelled table into stratified training and test tables.
 
@@ -225,6 +240,7 @@ def train_model(table, *, mode="classify", test_size=0.3, random_state=0,
         features = encoder.fit_transform(train.features[rows])
         estimator.fit(features, epoch_callback=epoch_callback)
     else:
+        _check_training_counts(train, test_size)
         features = encoder.fit_transform(train.features)
         estimator.fit(features, _labels(train).to_numpy(),
                       epoch_callback=epoch_callback)

@@ -64,12 +64,25 @@ def _detection(report):
     return "\n".join(lines)
 
 
-def _matrix(labels, matrix):
+def _matrix(labels, matrix, longest=12):
+    """Rows and columns named by label; numbered when a label is long."""
     names = [str(label) for label in labels]
-    cell = max(7, *(len(n) for n in names), *(len(str(v)) for r in matrix for v in r))
-    lines = [" " * cell + " " + " ".join(f"{n[:cell]:>{cell}}" for n in names)]
-    for name, row in zip(names, matrix):
-        lines.append(f"{name[:cell]:>{cell}} " + " ".join(f"{v:>{cell}}" for v in row))
+    values = max((len(str(v)) for row in matrix for v in row), default=1)
+    if max(map(len, names), default=0) <= longest:
+        cell = max(7, values, *map(len, names))
+        lines = [" " * cell + " " + " ".join(f"{n:>{cell}}" for n in names)]
+        for name, row in zip(names, matrix):
+            lines.append(f"{name:>{cell}} " + " ".join(f"{v:>{cell}}" for v in row))
+        return lines
+    # Long labels would stretch every column: number them instead.
+    cell = max(4, values, len(str(len(names))))
+    head = max(map(len, names)) + len(str(len(names))) + 1
+    numbers = range(1, len(names) + 1)
+    lines = [" " * head + " " + " ".join(f"{k:>{cell}}" for k in numbers)]
+    for k, (name, row) in enumerate(zip(names, matrix), start=1):
+        title = f"{k:>{len(str(len(names)))}} {name}"
+        lines.append(f"{title:<{head}} " + " ".join(f"{v:>{cell}}" for v in row))
+    lines.append("(columns numbered as the rows)")
     return lines
 
 
