@@ -157,16 +157,13 @@ def _pooled(medians, spreads, logs):
     rows of all classes are pooled, and without two of them the spread falls
     back to 1 (and without any row the median to a log error of 0).
     """
-    everything = np.concatenate([np.empty(0), *logs])
     known = medians[np.isfinite(medians)]
     median = float(np.median(known)) if len(known) else 0.0
     known = spreads[np.isfinite(spreads)]
     if len(known):
-        spread = float(np.median(known))
-    else:
-        spread = _robust_sd(everything)
-        spread = float(spread) if np.isfinite(spread) and spread > 0 else 1.0
-    return median, spread
+        return median, float(np.median(known))
+    spread = _robust_sd(np.concatenate([np.empty(0), *logs]))
+    return median, float(spread) if np.isfinite(spread) and spread > 0 else 1.0
 
 
 def _robust_sd(values):

@@ -117,18 +117,23 @@ def read_table(path, loading, *, require_label=True, chunk_rows=None,
 
 
 def _check_training_counts(train, test_size):
-    counts = _labels(train).value_counts()
-    small = counts[counts < 2]
-    if len(small):
-        listed = ", ".join(f"{name!r} ({n} row)" for name, n in small.items())
+    small = _too_few(train, 2)
+    if small:
         held = f" after {test_size:.0%} of its rows were held out for testing" \
             if test_size else ""
         raise DataError(
             f"{train.summary.path}: each class needs at least 2 training rows "
-            f"(one to train on, one to calibrate on); too few{held}: {listed}. "
+            f"(one to train on, one to calibrate on); too few{held}: {small}. "
             f"Drop these classes or add rows.",
             path=train.summary.path,
         )
+
+
+def _too_few(table, minimum):
+    """``"'a' (1 row), 'b' (1 row)"``: the classes of `table` below `minimum` rows."""
+    counts = _labels(table).value_counts()
+    return ", ".join(f"{name!r} ({n} row{'s' * (n != 1)})"
+                     for name, n in counts[counts < minimum].items())
 
 
 def split_table(table, test_size=0.3, random_state=0):
@@ -148,12 +153,11 @@ def split_table(table, test_size=0.3, random_state=0):
         raise ConfigError(f"test_size must lie in (0, 1); got {test_size}.")
     labels = _labels(table)
     counts = labels.value_counts()
-    small = counts[counts < 2]
-    if len(small):
-        listed = ", ".join(f"{name!r} ({n} row)" for name, n in small.items())
+    small = _too_few(table, 2)
+    if small:
         raise DataError(
             f"A stratified split needs at least 2 rows per class; too few in "
-            f"{table.summary.path}: {listed}. Drop these classes or add rows."
+            f"{table.summary.path}: {small}. Drop these classes or add rows."
         )
     n_test = max(int(round(test_size * len(labels))), len(counts))
     if len(labels) - n_test < len(counts):

@@ -1,5 +1,7 @@
 """Reports as plain text, for the terminal and log files."""
 
+_LONG_LABEL = 12
+
 
 def format_report(report):
     """Render a classification or detection report as aligned text.
@@ -64,25 +66,26 @@ def _detection(report):
     return "\n".join(lines)
 
 
-def _matrix(labels, matrix, longest=12):
+def _matrix(labels, matrix):
     """Rows and columns named by label; numbered when a label is long."""
     names = [str(label) for label in labels]
     values = max((len(str(v)) for row in matrix for v in row), default=1)
-    if max(map(len, names), default=0) <= longest:
+    if max(map(len, names), default=0) <= _LONG_LABEL:
         cell = max(7, values, *map(len, names))
-        lines = [" " * cell + " " + " ".join(f"{n:>{cell}}" for n in names)]
-        for name, row in zip(names, matrix):
-            lines.append(f"{name:>{cell}} " + " ".join(f"{v:>{cell}}" for v in row))
-        return lines
-    # Long labels would stretch every column: number them instead.
-    cell = max(4, values, len(str(len(names))))
-    head = max(map(len, names)) + len(str(len(names))) + 1
-    numbers = range(1, len(names) + 1)
-    lines = [" " * head + " " + " ".join(f"{k:>{cell}}" for k in numbers)]
-    for k, (name, row) in enumerate(zip(names, matrix), start=1):
-        title = f"{k:>{len(str(len(names)))}} {name}"
-        lines.append(f"{title:<{head}} " + " ".join(f"{v:>{cell}}" for v in row))
-    lines.append("(columns numbered as the rows)")
+        titles, heads = [f"{n:>{cell}}" for n in names], names
+    else:
+        # Long labels would stretch every column: number them instead.
+        digits = len(str(len(names)))
+        cell = max(4, values, digits)
+        titles = [f"{k:>{digits}} {n}" for k, n in enumerate(names, start=1)]
+        width = max(map(len, titles))
+        titles = [f"{t:<{width}}" for t in titles]
+        heads = [str(k) for k in range(1, len(names) + 1)]
+    lines = [" " * len(titles[0]) + " " + " ".join(f"{h:>{cell}}" for h in heads)]
+    for title, row in zip(titles, matrix):
+        lines.append(f"{title} " + " ".join(f"{v:>{cell}}" for v in row))
+    if heads is not names:
+        lines.append("(columns numbered as the rows)")
     return lines
 
 
