@@ -88,6 +88,19 @@ def test_case05_identifiers_recognised_without_drop_list():
     assert "Flow.ID" not in kept.features.columns
 
 
+def test_case06_addresses_and_second_label_dropped_without_profile():
+    table = load_table(CASES / "case06.csv", label="Attack_type",
+                       bad_cells="missing")
+    dropped = table.summary.columns_dropped
+    assert {name: dropped[name] for name in
+            ("frame.time", "ip.src_host", "ip.dst_host", "Attack_label")} == {
+        "frame.time": "identifier by name", "ip.src_host": "identifier by name",
+        "ip.dst_host": "identifier by name", "Attack_label": "another label column",
+    }
+    assert not set(dropped) & set(table.features.columns)
+    assert table.labels.tolist()[:2] == ["Normal", "Normal"]
+
+
 def test_case05_remaining_text_cell_reported(tmp_path):
     text = (CASES / "case05.csv").read_text().replace(",443,4500", ",https,4500")
     path = tmp_path / "case05-text.csv"

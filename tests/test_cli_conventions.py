@@ -100,6 +100,25 @@ def test_closed_output_pipe_still_writes_files(trained, tmp_path):
     assert '<section id="errors">' in html.read_text()
 
 
+def test_predict_says_what_loading_changed(trained, tmp_path, capsys):
+    folder, model, data = trained
+    lines = data.read_text().splitlines(keepends=True)
+    # Two chunks of 1,000 records, one non-finite cell in each.
+    for i in (10, 1500):
+        fields = lines[i].split(",")
+        fields[4] = "Infinity"
+        lines[i] = ",".join(fields)
+    changed = tmp_path / "changed.txt"
+    changed.write_text("".join(lines))
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(model), str(changed), "--out", str(out),
+                 "--chunk-rows", "1000"]) == 0
+    err = capsys.readouterr().err
+    assert "2,000 records read, 2,000 kept" in err
+    assert "non-finite cells set missing: 2 in src_bytes 2" in err
+    assert len(pd.read_csv(out)) == 2000
+
+
 def test_report_writes_html_and_markdown(trained, tmp_path, capsys):
     folder, model, data = trained
     html, markdown, raw = (tmp_path / "r.html", tmp_path / "r.md",

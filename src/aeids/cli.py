@@ -295,6 +295,8 @@ def _run_train(args, console):
     )
     table = _read(console, args.data, loading, training=True)
     _print_summary(console, table.summary)
+    if table.summary.duplicate_rows and not args.drop_duplicates:
+        console.print("  (--drop-duplicates drops them before the split)")
     normal = args.normal or _profile_normal(args.profile)
     params = _estimator_params(args)
     with (
@@ -401,10 +403,16 @@ def _run_predict(args, console):
             from .explain import predict_file_explained as write
 
             options["top"] = args.explain
+        summaries = []
         count = write(
             model, args.data, args.out, chunk_rows=args.chunk_rows,
-            progress=lambda n: progress.update(task, completed=n), **options,
+            progress=lambda n: progress.update(task, completed=n),
+            loaded=summaries.append, **options,
         )
+    total = summaries[0]
+    for later in summaries[1:]:
+        total.merge(later)
+    _print_summary(console, total)
     console.print(f"{count:,} predictions written to {args.out}")
 
 

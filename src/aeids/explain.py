@@ -235,7 +235,7 @@ def explained_predictions(model, table, top=5):
 
 
 def predict_file_explained(model, path, out, *, top=5, chunk_rows=200_000,
-                           progress=None):
+                           progress=None, loaded=None):
     """:func:`aeids.predict_file` with a ``top_features`` column.
 
     Streams ``path`` chunk by chunk into the CSV or Parquet file ``out``
@@ -250,6 +250,7 @@ def predict_file_explained(model, path, out, *, top=5, chunk_rows=200_000,
     _check_top(top)
     return predict_file(
         model, path, out, chunk_rows=chunk_rows, progress=progress,
+        loaded=loaded,
         scorer=lambda model, table: explained_predictions(model, table, top),
     )
 

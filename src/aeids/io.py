@@ -11,7 +11,8 @@ and keyword arguments, and report what they did in a :class:`LoadSummary`:
   file, columns named like a flow id, a source or destination address or a
   timestamp (:data:`IDENTIFIER_NAMES`, compared in lower case without
   punctuation: ``Flow ID``, ``Src IP``, ``Destination.IP``), unless declared
-  categorical;
+  categorical. So are other columns whose name ends in "label" (a 0/1
+  attack flag beside the attack type would leak the answer);
 * blank records and repeated header lines are dropped and counted; so are
   records with a blank label;
 * rows with the wrong number of fields are an error, or under a profile whose
@@ -48,14 +49,14 @@ __all__ = ["IDENTIFIER_NAMES", "LoadSummary", "Table", "concat_tables",
 IDENTIFIER_NAMES = frozenset({
     "flowid", "srcip", "dstip", "sourceip", "destinationip", "srcaddr",
     "dstaddr", "sourceaddress", "destinationaddress", "ipsrc", "ipdst",
-    "timestamp",
+    "ipsrchost", "ipdsthost", "timestamp", "frametime",
 })
 """Column names, in lower case without punctuation, dropped as identifiers
 in every file: they name a flow, a host or an instant, not its behaviour."""
 
 
-def _is_identifier(name):
-    return "".join(ch for ch in name.lower() if ch.isalnum()) in IDENTIFIER_NAMES
+def _plain_name(name):
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,7 @@ class LoadSummary:
             if counts:
                 out.append(f"  {title}: {sum(counts.values()):,} in {_listing(counts)}")
         if self.duplicate_rows:
-            kept = "" if "duplicate" in self.rows_dropped else (
-                " (kept; drop_duplicates=True or --drop-duplicates drops them)")
+            kept = "" if "duplicate" in self.rows_dropped else " (kept)"
             out.append(f"  exact duplicate rows: {self.duplicate_rows:,}{kept}")
         if self.shifted_rows:
             out.append(f"  shifted rows: {self.shifted_rows:,}")
@@ -419,9 +419,13 @@ class _Loader:
                 dropped[name] = ("on the profile's drop list"
                                  if name in self.profile.drop else "on the drop list")
         for name in frame.columns:
-            if (name not in dropped and name != self.label
-                    and name not in self.categorical and _is_identifier(name)):
+            if name in dropped or name == self.label or name in self.categorical:
+                continue
+            if _plain_name(name) in IDENTIFIER_NAMES:
                 dropped[name] = "identifier by name"
+            elif self.label is not None and _plain_name(name).endswith("label"):
+                # A second label (say, 0/1 beside the attack type) would leak.
+                dropped[name] = "another label column"
         if self.profile.binary_label in frame.columns:
             dropped[self.profile.binary_label] = "binary label"
         absent = [name for name in self.drop if name not in frame.columns]

@@ -317,7 +317,7 @@ def score_table(model, table):
 
 
 def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
-                 scorer=score_table):
+                 loaded=None, scorer=score_table):
     """Stream ``path`` through the model into the CSV or Parquet file ``out``.
 
     The input is read and scored chunk by chunk, so memory stays bounded
@@ -336,6 +336,9 @@ def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
         Records read and scored at a time; peak memory grows with it.
     progress : callable or None
         Called with the number of records scored after every chunk.
+    loaded : callable or None
+        Called with each chunk's :class:`~aeids.io.LoadSummary` (what loading
+        changed), before the chunk is scored.
     scorer : callable, default=score_table
         ``scorer(model, table)`` returns the output rows of one chunk.
 
@@ -357,6 +360,8 @@ def predict_file(model, path, out, *, chunk_rows=50_000, progress=None,
         tables = read_table(path, model.loading, require_label=False,
                             chunk_rows=chunk_rows)
         for table in _read_ahead(tables):
+            if loaded is not None:
+                loaded(table.summary)
             frame = scorer(model, table)
             writer = writer or _Writer(staging, kind)
             writer.write(frame)
