@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from aeids.exceptions import UnseenCategoryWarning
+from aeids.exceptions import DataError, UnseenCategoryWarning
 from aeids.features import FeatureEncoder
 
 
@@ -22,3 +22,11 @@ def test_unseen_categories_warn_with_a_count_beyond_ten():
     onehot = [i for i, name in enumerate(encoder.feature_names_out_)
               if name.startswith("proto=")]
     assert encoded[:, onehot].sum() == 0
+
+
+def test_missing_columns_named_with_a_count_beyond_ten():
+    train = pd.DataFrame({f"c{i:02d}": range(4) for i in range(13)})
+    encoder = FeatureEncoder().fit(train)
+    with pytest.raises(DataError, match=r"lacks 13 column\(s\) the model was "
+                       r"trained on: 'c00', .*'c09' and 3 more\.$"):
+        encoder.transform(pd.DataFrame({"other": [1.0]}))

@@ -275,7 +275,7 @@ class FeatureEncoder(TransformerMixin, BaseEstimator):
         if missing:
             raise DataError(
                 f"The data lacks {len(missing)} column(s) the model was trained "
-                f"on: {', '.join(missing[:10])}."
+                f"on: {listing(missing, limit=10)}."
             )
 
     def _check_fitted(self):
